@@ -1,0 +1,54 @@
+# votemap_site: `make run` serves the site, `make test` runs the whole suite.
+# Both set everything up first (virtualenv, npm packages, front-end build,
+# .env, migrations with the initial data, static files).
+
+PORT ?= 8000
+HOST ?= 127.0.0.1
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test setup build lock messages bench-map bench-chat bench-game clean
+
+run: setup
+	$(VENV)/bin/uvicorn votemap_site.asgi:application --host $(HOST) --port $(PORT) \
+	  --lifespan on --ws websockets-sansio --ws-per-message-deflate false \
+	  --timeout-graceful-shutdown 5 --no-access-log
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed node_modules/.installed .env build
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to build the front end: install Node.js 18+ (apt install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.env:
+	@scripts/make-env "$$(scripts/find-python)"
+
+build: node_modules/.installed
+	npm run --silent build
+
+# Regenerate requirements.lock after editing requirements.txt.
+lock: $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip freeze --exclude pip > requirements.lock
+
+# Extract and compile translations (needs GNU gettext).
+messages: $(VENV)/.installed
+	$(PY) manage.py makemessages -l es --ignore=node_modules --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -d djangojs -l es --ignore=node_modules --ignore=.venv --ignore=staticfiles --ignore=votemap_site/static
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles votemap_site/static/build

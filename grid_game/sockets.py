@@ -1,0 +1,5 @@
+from votemap_site.realtime.base import BaseNamespace
+
+
+class GridGameNamespace(BaseNamespace):
+    schemas = {}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VotemapSiteConfig(AppConfig):
+    name = "votemap_site"
+    verbose_name = "votemap_site"

@@ -1,0 +1,200 @@
+"""The namespace base class every app inherits (docs/protocol.md, general rules).
+
+`trigger_event` is overridden once for all apps, so a handler only ever sees a
+validated payload and returns the ack's `data`:
+
+    class MapNamespace(BaseNamespace):
+        schemas = {"vote": VotePayload}
+        rate_limits = {"vote": RateLimit(per_second=10, burst=20)}
+
+        async def on_vote(self, sid: str, payload: VotePayload) -> dict:
+            result = await db(vote_cast, province=payload.province, ...)
+            return {"province": ..., "votes": ..., "version": ...}
+
+Order for a client event: reserved/unknown name -> `unknown_event`; token
+buckets -> `rate_limited` (a flooding client is disconnected); one JSON object
+validated by the event's schema -> `invalid`; the handler. A `RealtimeError`
+becomes its error ack; anything else is logged with namespace, event and sid
+and answered `internal`.
+"""
+
+import logging
+import time
+from typing import Any, ClassVar
+
+import socketio
+from django.conf import settings
+from pydantic import BaseModel, ValidationError
+
+from .dbaccess import db
+from .errors import (
+    INTERNAL,
+    INVALID,
+    RATE_LIMITED,
+    UNKNOWN_EVENT,
+    RealtimeError,
+    error_ack,
+    ok_ack,
+)
+from .identity import Identity, identity_resolve, session_key_from_environ
+from .presence import Presence
+from .ratelimit import RateLimit, RateLimiter, StrikeCounter
+from .schemas import describe_validation_error
+
+log = logging.getLogger("votemap_site.realtime")
+
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "message"})
+DEFAULT_RATE_LIMIT = RateLimit(per_second=5, burst=10)
+# Unknown events share one bucket so a flood of garbage names is limited too.
+UNKNOWN_EVENT_BUCKET = "*unknown*"
+
+
+class BaseNamespace(socketio.AsyncNamespace):
+    # event name -> pydantic model of its one payload object
+    schemas: ClassVar[dict[str, type[BaseModel]]] = {}
+    # event name -> token bucket; events not listed get DEFAULT_RATE_LIMIT
+    rate_limits: ClassVar[dict[str, RateLimit]] = {}
+    # key under which connections are counted in presence (default: the namespace path)
+    presence_key: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers = {name[3:] for name in dir(cls) if name.startswith("on_") and callable(getattr(cls, name))}
+        handlers -= RESERVED_EVENTS
+        missing = handlers - set(cls.schemas)
+        if missing:
+            raise TypeError(f"{cls.__name__}: handlers without a schema: {sorted(missing)}")
+        orphans = set(cls.schemas) - handlers
+        if orphans:
+            raise TypeError(f"{cls.__name__}: schemas without a handler: {sorted(orphans)}")
+
+    def __init__(self, namespace: str, *, presence: Presence) -> None:
+        super().__init__(namespace)
+        self.presence = presence
+        self.presence_key = self.presence_key or namespace
+        self.limiter = RateLimiter(
+            session_multiplier=getattr(settings, "RATE_LIMIT_SESSION_MULTIPLIER", 3.0)
+        )
+        self._identities: dict[str, Identity] = {}
+        self._strikes: dict[str, StrikeCounter] = {}
+
+    # ----- lifecycle hooks for subclasses -------------------------------
+    async def start(self) -> None:
+        """Called on server start-up (ASGI lifespan): rebuild caches, start tickers."""
+
+    async def stop(self) -> None:
+        """Called on shutdown: stop background tasks, flush what must be flushed."""
+
+    async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
+        """After a connection is accepted (send the snapshot here)."""
+
+    async def disconnected(self, sid: str, identity: Identity, reason: str) -> None:
+        """After a connection is gone (leave rooms, release seats)."""
+
+    # ----- helpers -------------------------------------------------------
+    def identity(self, sid: str) -> Identity:
+        return self._identities[sid]
+
+    def connection_count(self) -> int:
+        """Connections to this namespace on this worker."""
+        return len(self._identities)
+
+    @property
+    def event_names(self) -> list[str]:
+        return sorted(self.schemas)
+
+    # ----- dispatch ------------------------------------------------------
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            sid = args[0]
+            if sid in self._identities or self.server.manager.is_connected(sid, self.namespace):
+                return error_ack(UNKNOWN_EVENT, "'connect' is not an event a client can send")
+            environ = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+            return await self._on_connect(sid, environ)
+        if event == "disconnect":
+            sid = args[0]
+            if self.server.manager.is_connected(sid, self.namespace):
+                return error_ack(UNKNOWN_EVENT, "'disconnect' is not an event a client can send")
+            reason = args[1] if len(args) > 1 else ""
+            await self._on_disconnect(sid, str(reason))
+            return None
+        sid, payload_args = args[0], args[1:]
+        return await self._dispatch(sid, event, payload_args)
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any]) -> bool:
+        try:
+            identity = await db(
+                identity_resolve, sid=sid, session_key=session_key_from_environ(environ)
+            )
+        except Exception:
+            log.exception("namespace=%s sid=%s: identity lookup failed", self.namespace, sid)
+            return False
+        self._identities[sid] = identity
+        if self.presence_key:
+            await self.presence.join(self.presence_key)
+        try:
+            await self.connected(sid, identity, environ)
+        except Exception:
+            log.exception("namespace=%s sid=%s: connect hook failed", self.namespace, sid)
+            await self._forget(sid)
+            return False
+        return True
+
+    async def _on_disconnect(self, sid: str, reason: str) -> None:
+        identity = self._identities.get(sid)
+        if identity is None:
+            return
+        try:
+            await self.disconnected(sid, identity, reason)
+        except Exception:
+            log.exception("namespace=%s sid=%s: disconnect hook failed", self.namespace, sid)
+        finally:
+            await self._forget(sid)
+
+    async def _forget(self, sid: str) -> None:
+        if self._identities.pop(sid, None) is not None and self.presence_key:
+            await self.presence.leave(self.presence_key)
+        self._strikes.pop(sid, None)
+        self.limiter.forget(sid)
+
+    async def _dispatch(self, sid: str, event: Any, payload_args: tuple[Any, ...]) -> dict[str, Any]:
+        identity = self._identities.get(sid)
+        if identity is None:  # not (or no longer) connected here
+            return error_ack(INTERNAL, "connection is not registered")
+        known = isinstance(event, str) and event in self.schemas and event not in RESERVED_EVENTS
+        limit_name = event if known else UNKNOWN_EVENT_BUCKET
+        limit = self.rate_limits.get(limit_name, DEFAULT_RATE_LIMIT)
+        wait = self.limiter.check_all(
+            conn_key=sid, session_key=identity.session_key, event=limit_name, limit=limit,
+            now=time.monotonic(),
+        )
+        if wait:
+            await self._strike(sid)
+            return error_ack(RATE_LIMITED, "too many requests, slow down", retry_after=wait)
+        if not known:
+            return error_ack(UNKNOWN_EVENT, f"unknown event {str(event)[:40]!r}")
+        if len(payload_args) != 1 or not isinstance(payload_args[0], dict):
+            return error_ack(INVALID, "the payload must be exactly one JSON object")
+        try:
+            payload = self.schemas[event].model_validate(payload_args[0])
+        except ValidationError as exc:
+            return error_ack(INVALID, describe_validation_error(exc))
+        try:
+            data = await getattr(self, "on_" + event)(sid, payload)
+        except RealtimeError as exc:
+            return exc.to_ack()
+        except Exception:
+            log.exception("namespace=%s event=%s sid=%s: handler failed", self.namespace, event, sid)
+            return error_ack(INTERNAL, "internal error; it has been logged")
+        return ok_ack(data)
+
+    async def _strike(self, sid: str) -> None:
+        counter = self._strikes.get(sid)
+        if counter is None:
+            counter = self._strikes[sid] = StrikeCounter(
+                strikes=settings.RATE_LIMIT_FLOOD_STRIKES, window=settings.RATE_LIMIT_FLOOD_WINDOW
+            )
+        if counter.add(time.monotonic()):
+            log.warning("namespace=%s sid=%s: disconnected for flooding", self.namespace, sid)
+            # Let the refusal's ack go out first, then drop the client.
+            self.server.start_background_task(self.disconnect, sid, namespace=self.namespace)

@@ -1,0 +1,102 @@
+"""Who is behind a Socket.IO connection: derived from the Django session cookie.
+
+The server never trusts a name or id in a payload. A browser brings the
+session cookie created on its first page view; a client without one (a script,
+a load test) is an anonymous visitor identified by its connection alone.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from importlib import import_module
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    # Stable key for rate limits and ownership: "s:<session key>" or "c:<sid>".
+    key: str
+    # The Django session key, None for an anonymous connection.
+    session_key: str | None
+    user_id: int | None
+    username: str | None
+    is_staff: bool
+    # Safe to show to other clients: an HMAC of `key`, never a sid or session key.
+    public_id: str
+
+    @property
+    def has_session(self) -> bool:
+        return self.session_key is not None
+
+
+def public_id_for(key: str) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), key.encode(), hashlib.sha256).hexdigest()
+    return digest[:16]
+
+
+def anonymous_identity(sid: str) -> Identity:
+    key = "c:" + sid
+    return Identity(
+        key=key, session_key=None, user_id=None, username=None, is_staff=False,
+        public_id=public_id_for(key),
+    )
+
+
+def session_key_from_environ(environ: dict[str, Any]) -> str | None:
+    raw = environ.get("HTTP_COOKIE", "")
+    if not raw:
+        return None
+    cookie = SimpleCookie()
+    try:
+        cookie.load(raw)
+    except CookieError:
+        return None
+    morsel = cookie.get(settings.SESSION_COOKIE_NAME)
+    if morsel is None or not morsel.value or len(morsel.value) > 64:
+        return None
+    return morsel.value
+
+
+def _session_store(session_key: str | None):  # type: ignore[no-untyped-def]
+    engine = import_module(settings.SESSION_ENGINE)
+    return engine.SessionStore(session_key)
+
+
+def identity_resolve(*, sid: str, session_key: str | None) -> Identity:
+    """Sync (runs through db()): load the session and, if logged in, the user."""
+    if session_key is None:
+        return anonymous_identity(sid)
+    store = _session_store(session_key)
+    if not store.exists(session_key):
+        # Unknown or expired cookie: do not adopt a key the server never issued.
+        return anonymous_identity(sid)
+    user = get_user(SimpleNamespace(session=store))  # verifies the session auth hash
+    is_authenticated = bool(getattr(user, "is_authenticated", False))
+    key = "s:" + session_key
+    return Identity(
+        key=key,
+        session_key=session_key,
+        user_id=user.pk if is_authenticated else None,
+        username=user.get_username() if is_authenticated else None,
+        is_staff=bool(is_authenticated and user.is_active and user.is_staff),
+        public_id=public_id_for(key),
+    )
+
+
+def session_get(*, session_key: str, name: str, default: Any = None) -> Any:
+    """Sync: read one value from a session."""
+    return _session_store(session_key).get(name, default)
+
+
+def session_set(*, session_key: str, name: str, value: Any) -> None:
+    """Sync: store one value in a session (for example a chosen nickname)."""
+    store = _session_store(session_key)
+    if not store.exists(session_key):
+        return
+    store[name] = value
+    store.save()

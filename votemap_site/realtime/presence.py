@@ -1,0 +1,131 @@
+"""Connection counts (viewers, room members, players online) over all workers.
+
+Each worker counts its own connections per key. Without Redis that local count
+is the total. With Redis every worker keeps its count in a hash field
+(`vm:presence:<key>` -> {worker id: count}) and heartbeats in a sorted set, so
+the total is the sum over live workers and a crashed worker's count stops
+counting once its heartbeat is stale. Local counts are the source of truth for
+this worker; Redis holds a rebuildable copy.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+WORKERS_KEY = "vm:presence:workers"
+
+
+class Presence(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def join(self, key: str) -> None: ...
+    async def leave(self, key: str) -> None: ...
+    async def total(self, key: str) -> int: ...
+    def local(self, key: str) -> int: ...
+
+
+class LocalPresence:
+    """One process: the local counts are the totals."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    async def start(self) -> None:
+        self._counts.clear()
+
+    async def stop(self) -> None:
+        pass
+
+    async def join(self, key: str) -> None:
+        self._counts[key] += 1
+
+    async def leave(self, key: str) -> None:
+        if self._counts[key] > 0:
+            self._counts[key] -= 1
+        if self._counts[key] == 0:
+            del self._counts[key]
+
+    async def total(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+    def local(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+
+class RedisPresence(LocalPresence):
+    def __init__(self, redis_url: str, *, heartbeat: float = 5.0) -> None:
+        super().__init__()
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.from_url(redis_url, decode_responses=True)
+        self.worker_id = uuid.uuid4().hex
+        self.heartbeat = heartbeat
+        self._task: asyncio.Task[None] | None = None
+        self._keys: set[str] = set()
+
+    async def start(self) -> None:
+        await super().start()
+        await self._beat()
+        self._task = asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            pipe = self._redis.pipeline()
+            for key in self._keys:
+                pipe.hdel(f"vm:presence:{key}", self.worker_id)
+            pipe.zrem(WORKERS_KEY, self.worker_id)
+            await pipe.execute()
+        except Exception:  # shutting down: Redis may already be gone
+            log.warning("could not remove this worker's presence from Redis", exc_info=True)
+        await self._redis.aclose()
+
+    async def _beat(self) -> None:
+        await self._redis.zadd(WORKERS_KEY, {self.worker_id: time.time()})
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await self._beat()
+                # Re-assert our counts: Redis may have restarted and lost them.
+                pipe = self._redis.pipeline()
+                for key in self._keys:
+                    pipe.hset(f"vm:presence:{key}", self.worker_id, self._counts.get(key, 0))
+                await pipe.execute()
+            except Exception:
+                log.warning("presence heartbeat failed", exc_info=True)
+
+    async def _publish(self, key: str) -> None:
+        self._keys.add(key)
+        try:
+            await self._redis.hset(f"vm:presence:{key}", self.worker_id, self._counts.get(key, 0))
+        except Exception:
+            log.warning("presence update failed for %s", key, exc_info=True)
+
+    async def join(self, key: str) -> None:
+        await super().join(key)
+        await self._publish(key)
+
+    async def leave(self, key: str) -> None:
+        await super().leave(key)
+        await self._publish(key)
+
+    async def total(self, key: str) -> int:
+        try:
+            counts = await self._redis.hgetall(f"vm:presence:{key}")
+            alive = set(
+                await self._redis.zrangebyscore(WORKERS_KEY, time.time() - 3 * self.heartbeat, "+inf")
+            )
+        except Exception:
+            log.warning("presence total fell back to the local count for %s", key, exc_info=True)
+            return self.local(key)
+        alive.add(self.worker_id)
+        return sum(int(v) for worker, v in counts.items() if worker in alive and int(v) > 0)

@@ -1,0 +1,92 @@
+"""The one place that builds the site's python-socketio AsyncServer.
+
+In-memory client manager by default; AsyncRedisManager when REDIS_URL is set,
+so emits reach clients connected to any worker. Namespaces are listed in
+settings.SOCKETIO_NAMESPACES as (path, dotted class) pairs.
+"""
+
+import logging
+
+import socketio
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .base import BaseNamespace
+from .origins import origin_allowed
+from .presence import LocalPresence, Presence, RedisPresence
+
+log = logging.getLogger("votemap_site.realtime")
+
+
+def build_presence() -> Presence:
+    if settings.REDIS_URL:
+        return RedisPresence(settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS)
+    return LocalPresence()
+
+
+def build_client_manager() -> socketio.AsyncManager:
+    if settings.REDIS_URL:
+        return socketio.AsyncRedisManager(settings.REDIS_URL, channel="votemap-socketio")
+    return socketio.AsyncManager()
+
+
+class RealtimeServer:
+    """The AsyncServer with its namespaces and presence, started by the ASGI lifespan."""
+
+    def __init__(self) -> None:
+        self.presence = build_presence()
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=build_client_manager(),
+            cors_allowed_origins=origin_allowed,
+            max_http_buffer_size=settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE,
+            ping_interval=settings.SOCKETIO_PING_INTERVAL,
+            ping_timeout=settings.SOCKETIO_PING_TIMEOUT,
+            http_compression=False,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.namespaces: list[BaseNamespace] = []
+        for path, dotted in settings.SOCKETIO_NAMESPACES:
+            namespace = import_string(dotted)(path, presence=self.presence)
+            self.sio.register_namespace(namespace)
+            self.namespaces.append(namespace)
+
+    async def startup(self) -> None:
+        await self.presence.start()
+        for namespace in self.namespaces:
+            await namespace.start()
+        log.info("realtime server started (%s)", "redis" if settings.REDIS_URL else "in-memory")
+
+    async def shutdown(self) -> None:
+        for namespace in reversed(self.namespaces):
+            try:
+                await namespace.stop()
+            except Exception:
+                log.exception("namespace %s did not stop cleanly", namespace.namespace)
+        await self.presence.stop()
+        log.info("realtime server stopped")
+
+    def namespace(self, path: str) -> BaseNamespace:
+        for namespace in self.namespaces:
+            if namespace.namespace == path:
+                return namespace
+        raise KeyError(path)
+
+
+_current: RealtimeServer | None = None
+
+
+def build_server() -> RealtimeServer:
+    """Build a new server and make it the current one (one per process in production;
+    the test suite builds one per live server so no state leaks between tests)."""
+    global _current
+    _current = RealtimeServer()
+    return _current
+
+
+def current() -> RealtimeServer:
+    """The server of this process, for code outside handlers (admin actions, views)."""
+    if _current is None:
+        raise RuntimeError("the realtime server has not been built in this process")
+    return _current

@@ -1,0 +1,251 @@
+"""Settings for votemap_site, read from the environment with django-environ.
+
+One file for every deployment: local defaults are safe (SQLite, in-memory
+Socket.IO manager, one process), and production is the same file with other
+environment variables (see .env.example and docs/deployment.md). With
+DJANGO_DEBUG off the site refuses to start without DJANGO_SECRET_KEY.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env (written by `make` from .env.example on first use) is read when
+# present; real environment variables always win over it.
+ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment (or in .env) "
+            "before starting with DJANGO_DEBUG off."
+        )
+    SECRET_KEY = "insecure-local-development-key-only-used-with-DJANGO_DEBUG-on"
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "votemap_site",
+    "dashboard",
+    "chat",
+    "grid_game",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "votemap_site.middleware.EnsureSessionMiddleware",
+]
+
+ROOT_URLCONF = "votemap_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "votemap_site.asgi.application"
+
+# --- Database -----------------------------------------------------------
+# Embedded default: a SQLite file in WAL mode. IMMEDIATE transactions take the
+# write lock up front, so concurrent writers queue on the busy timeout instead
+# of failing with "database is locked" when a read lock is upgraded.
+SQLITE_PATH = env.str("SQLITE_PATH", default="") or str(BASE_DIR / "db.sqlite3")
+SQLITE_SYNCHRONOUS = env.str("SQLITE_SYNCHRONOUS", default="NORMAL").upper()
+if SQLITE_SYNCHRONOUS not in {"NORMAL", "FULL"}:
+    raise ImproperlyConfigured("SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{SQLITE_PATH}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            # WAL + synchronous=NORMAL: a commit survives a process crash
+            # (kill -9); FULL also survives power loss at one fsync per commit.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=20000; "
+                f"PRAGMA synchronous={SQLITE_SYNCHRONOUS};"
+            ),
+        }
+    )
+    # Persistent connection: reopening SQLite per event would redo the PRAGMAs.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    # Tests use a file (live servers run in other threads and processes); one
+    # per test process so parallel runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("SQLITE_TEST_PATH", default="")
+        or str(Path(tempfile.gettempdir()) / f"votemap-test-{os.getpid()}.sqlite3")
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Sessions ------------------------------------------------------------
+# Signed-cookie sessions would put identity in a payload the client holds;
+# database sessions keep it on the server and work across workers.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 30)
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Internationalisation -----------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# A file missing from the manifest (for example a bundle built after the last
+# collectstatic) falls back to its plain name instead of raising a 500.
+WHITENOISE_MANIFEST_STRICT = False
+
+# --- Security -----------------------------------------------------------
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Realtime (Socket.IO) -----------------------------------------------
+# Empty list: only the site's own origin (Origin equal to the request's scheme
+# and Host, with the Host in ALLOWED_HOSTS). Requests without Origin (scripts,
+# load tests) are accepted, as the protocol says.
+SOCKETIO_ALLOWED_ORIGINS = _env_list("SOCKETIO_ALLOWED_ORIGINS", [])
+# Engine.IO drops any packet larger than this (bytes).
+SOCKETIO_MAX_HTTP_BUFFER_SIZE = env.int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", default=16 * 1024)
+SOCKETIO_PING_INTERVAL = env.int("SOCKETIO_PING_INTERVAL", default=25)
+SOCKETIO_PING_TIMEOUT = env.int("SOCKETIO_PING_TIMEOUT", default=20)
+# Redis carries the cross-worker fan-out and the shared counters when set.
+REDIS_URL = env.str("REDIS_URL", default="")
+# Rate-limit escalation: a connection refused this many times within
+# RATE_LIMIT_FLOOD_WINDOW seconds is disconnected.
+RATE_LIMIT_FLOOD_STRIKES = env.int("RATE_LIMIT_FLOOD_STRIKES", default=50)
+RATE_LIMIT_FLOOD_WINDOW = env.float("RATE_LIMIT_FLOOD_WINDOW", default=10.0)
+# How often a worker publishes its connection counts to the other workers.
+PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5.0)
+
+# --- Logging ------------------------------------------------------------
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "votemap_site": {"level": LOG_LEVEL},
+        "dashboard": {"level": LOG_LEVEL},
+        "chat": {"level": LOG_LEVEL},
+        "grid_game": {"level": LOG_LEVEL},
+    },
+}
+
+# Namespaces of the one Socket.IO server: (path, dotted class). Each app's
+# namespace lives in its own sockets.py.
+SOCKETIO_NAMESPACES = [
+    ("/lobby", "votemap_site.realtime.lobby.LobbyNamespace"),
+    ("/map-dashboard", "dashboard.sockets.MapDashboardNamespace"),
+    ("/chat", "chat.sockets.ChatNamespace"),
+    ("/grid-game", "grid_game.sockets.GridGameNamespace"),
+]
+RATE_LIMIT_SESSION_MULTIPLIER = env.float("RATE_LIMIT_SESSION_MULTIPLIER", default=3.0)
+LOBBY_STATS_INTERVAL = env.float("LOBBY_STATS_INTERVAL", default=1.0)
+
+# --- dashboard (vote map) -----------------------------------------------
+DASHBOARD_TICK_MS = env.int("DASHBOARD_TICK_MS", default=50)
+DASHBOARD_VOTE_RATE = env.float("DASHBOARD_VOTE_RATE", default=10.0)
+DASHBOARD_VOTE_BURST = env.int("DASHBOARD_VOTE_BURST", default=20)
+
+# --- chat ---------------------------------------------------------------
+CHAT_MESSAGE_RATE = env.float("CHAT_MESSAGE_RATE", default=3.0)
+CHAT_MESSAGE_BURST = env.int("CHAT_MESSAGE_BURST", default=5)
+CHAT_TRENDING_WINDOW_SECONDS = env.int("CHAT_TRENDING_WINDOW_SECONDS", default=600)
+
+# --- grid game ----------------------------------------------------------
+GAME_TICK_HZ = env.float("GAME_TICK_HZ", default=20.0)
+GAME_MOVE_RATE = env.float("GAME_MOVE_RATE", default=15.0)
+GAME_MOVE_BURST = env.int("GAME_MOVE_BURST", default=20)
+GAME_SEAT_GRACE_SECONDS = env.float("GAME_SEAT_GRACE_SECONDS", default=30.0)
+GAME_IDLE_SECONDS = env.float("GAME_IDLE_SECONDS", default=300.0)
