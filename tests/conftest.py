@@ -9,6 +9,7 @@ visible to the server's threads.
 """
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
@@ -154,12 +155,23 @@ async def receive_event(client: socketio.AsyncSimpleClient, event: str, timeout:
 
 @pytest.fixture
 def make_session(db):
-    """Create a Django session (optionally logged in) and return its cookie dict."""
+    """Create a Django session (optionally logged in) and return its cookie dict.
+
+    Works from sync and async tests alike."""
     from django.conf import settings as dj_settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
     def make(user=None, **data) -> dict[str, str]:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return _make(user, **data)
+        # Called from an async test: the ORM must not run on the event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(_make, user, **data).result()
+
+    def _make(user=None, **data) -> dict[str, str]:
         store = SessionStore()
         for key, value in data.items():
             store[key] = value
