@@ -26,7 +26,17 @@ import pytest
 import socketio
 import uvicorn
 
+from django.conf import settings as _settings
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests serve static files straight from the sources and the esbuild output
+# (WhiteNoise's finders mode), so they need `npm run build` but not
+# `collectstatic`, and templates render without a manifest.
+_settings.STORAGES = {**_settings.STORAGES, "staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+_settings.WHITENOISE_USE_FINDERS = True
+_settings.WHITENOISE_AUTOREFRESH = True
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
