@@ -287,6 +287,7 @@ def browser_available() -> None:
     need(Path(CHROMIUM).exists(), f"Chromium at {CHROMIUM} (apt install chromium)")
     need(shutil.which("node") is not None, "Node.js")
     need((ROOT / "node_modules" / "playwright-core").is_dir(), "playwright-core (npm ci)")
+    need((ROOT / "votemap_site" / "static" / "build" / "landing.js").exists(), "the front-end build (npm run build)")
 
 
 def run_browser_script(script: str, *, base_url: str, timeout: float = 90, **params: object) -> dict:

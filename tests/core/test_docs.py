@@ -1,0 +1,50 @@
+"""docs/protocol.md and the code stay in step: every event a namespace
+registers has a schema and a line in that namespace's section of the document,
+and every error code the server can send is documented."""
+
+import re
+
+import pytest
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from tests.conftest import ROOT
+from votemap_site.realtime.errors import ERROR_CODES
+
+PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
+
+
+def section_of(namespace: str) -> str:
+    """The text of the `## `<namespace>`...` section."""
+    match = re.search(rf"^## `{re.escape(namespace)}`.*?(?=^## |\Z)", PROTOCOL, re.S | re.M)
+    assert match, f"docs/protocol.md has no section for {namespace}"
+    return match.group(0)
+
+
+NAMESPACES = [(path, import_string(dotted)) for path, dotted in settings.SOCKETIO_NAMESPACES]
+
+
+@pytest.mark.parametrize("path, cls", NAMESPACES, ids=[p for p, _ in NAMESPACES])
+def test_every_handler_has_a_schema(path, cls) -> None:
+    handlers = {n[3:] for n in dir(cls) if n.startswith("on_") and callable(getattr(cls, n))}
+    assert handlers == set(cls.schemas), f"{path}: handlers and schemas differ"
+
+
+@pytest.mark.parametrize("path, cls", NAMESPACES, ids=[p for p, _ in NAMESPACES])
+def test_every_event_is_documented_in_its_section(path, cls) -> None:
+    section = section_of(path)
+    missing = [event for event in cls.schemas if f"`{event}`" not in section]
+    assert not missing, f"docs/protocol.md section {path} does not name: {missing}"
+
+
+def test_every_error_code_is_documented() -> None:
+    general = PROTOCOL.split("## `/")[0]
+    missing = [code for code in ERROR_CODES if f"`{code}`" not in general]
+    assert not missing
+
+
+def test_a_handler_without_schema_is_refused_at_import() -> None:
+    from votemap_site.realtime.base import BaseNamespace
+
+    with pytest.raises(TypeError, match="without a schema"):
+        type("Broken", (BaseNamespace,), {"schemas": {}, "on_oops": lambda self, sid, p: {}})
