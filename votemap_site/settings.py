@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.csp",
+                "votemap_site.context_processors.realtime",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -196,6 +197,12 @@ SOCKETIO_ALLOWED_ORIGINS = _env_list("SOCKETIO_ALLOWED_ORIGINS", [])
 SOCKETIO_MAX_HTTP_BUFFER_SIZE = env.int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", default=16 * 1024)
 SOCKETIO_PING_INTERVAL = env.int("SOCKETIO_PING_INTERVAL", default=25)
 SOCKETIO_PING_TIMEOUT = env.int("SOCKETIO_PING_TIMEOUT", default=20)
+# Transports the server accepts and the browser uses. Several workers behind a
+# non-sticky balancer need "websocket" alone (a polling session must always
+# reach the worker that created it).
+SOCKETIO_TRANSPORTS = _env_list("SOCKETIO_TRANSPORTS", ["websocket", "polling"])
+if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRANSPORTS:
+    raise ImproperlyConfigured("SOCKETIO_TRANSPORTS takes websocket and/or polling")
 # Redis carries the cross-worker fan-out and the shared counters when set.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Rate-limit escalation: a connection refused this many times within

@@ -15,8 +15,12 @@ export function setBadge(state) {
 // Connect to a namespace ("/map-dashboard", "/chat", ...). The server sends a
 // snapshot on every (re)connect, so pages only listen for it.
 export function connectNamespace(namespace, options = {}) {
+  // The server says which transports it accepts (WebSocket alone behind
+  // several workers); WebSocket first, long-polling as the fallback.
+  const configured = (document.body.dataset.socketTransports || "websocket,polling")
+    .split(",").filter((t) => t === "websocket" || t === "polling");
   const socket = io(namespace, {
-    transports: ["websocket", "polling"],
+    transports: configured.length ? configured : ["websocket", "polling"],
     withCredentials: true,
     reconnectionDelayMax: 5000,
     ...options,

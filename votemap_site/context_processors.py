@@ -1,0 +1,7 @@
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def realtime(request: HttpRequest) -> dict[str, str]:
+    """What the browser's Socket.IO client needs to know about the server."""
+    return {"socket_transports": ",".join(settings.SOCKETIO_TRANSPORTS)}
