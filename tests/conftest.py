@@ -304,3 +304,23 @@ def run_browser_script(script: str, *, base_url: str, timeout: float = 90, **par
     if proc.returncode != 0 or not lines:
         raise AssertionError(f"{script}.mjs failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1])
+
+
+@pytest.fixture
+def fresh_postgres_database(postgres_url) -> Iterator[str]:
+    """A new, migrated PostgreSQL database (initial data included); dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"votemap_test_{uuid.uuid4().hex[:12]}"
+    base, _, _ = postgres_url.rpartition("/")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{base}/{name}"
+    try:
+        migrate_database({"DATABASE_URL": url})
+        yield url
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
