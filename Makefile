@@ -8,11 +8,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build lock messages bench-map bench-chat bench-game clean
+.PHONY: run run-workers test setup build lock messages bench-map bench-chat bench-game clean
 
 run: setup
 	$(VENV)/bin/uvicorn votemap_site.asgi:application --host $(HOST) --port $(PORT) \
 	  --lifespan on --ws websockets-sansio --ws-per-message-deflate false \
+	  --timeout-graceful-shutdown 5 --no-access-log
+
+# Several worker processes: needs DATABASE_URL (PostgreSQL) and REDIS_URL set
+# (environment or .env); browsers use WebSocket only. See docs/deployment.md.
+WORKERS ?= 4
+run-workers: setup
+	@test -n "$$REDIS_URL$$(grep -E '^REDIS_URL=.+' .env)" || { echo "set REDIS_URL (and DATABASE_URL) for several workers"; exit 1; }
+	SOCKETIO_TRANSPORTS=websocket $(VENV)/bin/uvicorn votemap_site.asgi:application --host $(HOST) --port $(PORT) \
+	  --workers $(WORKERS) --lifespan on --ws websockets-sansio --ws-per-message-deflate false \
 	  --timeout-graceful-shutdown 5 --no-access-log
 
 test: setup
