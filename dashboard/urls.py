@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.map_page, name="map"),
+    path("present/", views.present_page, name="present"),
+]

@@ -1,0 +1,225 @@
+// The SVG map of the 52 provinces: paths, a number on each province, the
+// Canary Islands inset border, a tooltip on hover and keyboard focus, the
+// selection outline and the flash of a changed province. Text only ever goes
+// in with textContent.
+import { geoPath } from "d3-geo";
+import { geoConicConformalSpain } from "d3-composite-projections";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const WIDTH = 960;
+const PAD = 10;
+const LABEL_PX = 12; // label size on screen, whatever the map's size
+
+function svgEl(name, attrs = {}) {
+  const el = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+// Centroid of the largest polygon, so an archipelago or a province with
+// exclaves gets its label on its main land.
+function labelPoint(path, f) {
+  if (f.geometry.type !== "MultiPolygon") return path.centroid(f);
+  let best = null;
+  let bestArea = -1;
+  for (const coordinates of f.geometry.coordinates) {
+    const part = { type: "Feature", geometry: { type: "Polygon", coordinates } };
+    const area = path.area(part);
+    if (area > bestArea) {
+      bestArea = area;
+      best = part;
+    }
+  }
+  return path.centroid(best);
+}
+
+export function createMap(container, { features, interactive = true, onSelect = () => {}, describe }) {
+  const projection = geoConicConformalSpain();
+  const collection = { type: "FeatureCollection", features };
+  projection.fitExtent([[PAD, PAD], [WIDTH - PAD, 4 * WIDTH]], collection);
+  const path = geoPath(projection);
+  const border = projection.getCompositionBorders();
+
+  // The drawing's height follows from its bounds (inset border included).
+  const [[, y0], [, y1]] = path.bounds(collection);
+  const borderYs = (border.match(/-?\d+(\.\d+)?(e-?\d+)?/g) || []).map(Number).filter((_, i) => i % 2 === 1);
+  const top = Math.min(y0, ...borderYs) - PAD;
+  const bottom = Math.max(y1, ...borderYs) + PAD;
+  const height = bottom - top;
+
+  const svg = svgEl("svg", {
+    viewBox: `0 ${top.toFixed(1)} ${WIDTH} ${height.toFixed(1)}`,
+    class: "vm-svg",
+    role: "group",
+    "aria-label": container.dataset.label || "",
+    preserveAspectRatio: "xMidYMid meet",
+  });
+  const provincesGroup = svgEl("g", { class: "vm-provinces" });
+  const bordersGroup = svgEl("g", { class: "vm-borders", "aria-hidden": "true" });
+  const outlineGroup = svgEl("g", { class: "vm-outline", "aria-hidden": "true" });
+  const labelsGroup = svgEl("g", { class: "vm-labels", "aria-hidden": "true" });
+  bordersGroup.append(svgEl("path", { d: border, class: "vm-inset-border" }));
+  svg.append(provincesGroup, bordersGroup, outlineGroup, labelsGroup);
+
+  const tooltip = document.createElement("div");
+  tooltip.className = "vm-tooltip";
+  tooltip.hidden = true;
+  tooltip.setAttribute("role", "tooltip");
+  tooltip.id = `${container.id || "vm-map"}-tooltip`;
+  const tipName = document.createElement("strong");
+  const tipVotes = document.createElement("span");
+  tooltip.append(tipName, tipVotes);
+
+  const items = new Map(); // code -> {path, label, d}
+  for (const f of features) {
+    const d = path(f);
+    if (!d) continue;
+    const el = svgEl("path", { d, class: "vm-province", "data-code": f.id });
+    if (interactive) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("role", "button");
+      el.setAttribute("aria-pressed", "false");
+      el.setAttribute("aria-describedby", tooltip.id);
+    } else {
+      el.setAttribute("role", "img");
+    }
+    provincesGroup.append(el);
+    const [x, y] = labelPoint(path, f);
+    const label = svgEl("text", { x: x.toFixed(1), y: y.toFixed(1), class: "vm-label", "data-code": f.id });
+    label.textContent = "";
+    labelsGroup.append(label);
+    items.set(f.id, { path: el, label, d });
+  }
+  const selection = svgEl("path", { class: "vm-selection", d: "" });
+  outlineGroup.append(selection);
+
+  container.replaceChildren(svg, tooltip);
+
+  // Labels keep the same size on screen on a phone and on a projector.
+  const resize = () => {
+    const shown = svg.getBoundingClientRect().width;
+    if (shown > 0) labelsGroup.setAttribute("font-size", ((LABEL_PX * WIDTH) / shown).toFixed(2));
+  };
+  resize();
+  if ("ResizeObserver" in window) new ResizeObserver(resize).observe(svg);
+  else window.addEventListener("resize", resize);
+
+  // Tooltip -------------------------------------------------------------
+  let tipCode = null;
+  function fillTooltip(code) {
+    const { name, text } = describe(code);
+    tipName.textContent = name;
+    tipVotes.textContent = text;
+  }
+  function placeTooltip(clientX, clientY) {
+    const box = container.getBoundingClientRect();
+    tooltip.hidden = false;
+    const w = tooltip.offsetWidth;
+    const h = tooltip.offsetHeight;
+    let left = clientX - box.left + 12;
+    let topPx = clientY - box.top - h - 12;
+    if (left + w > box.width) left = Math.max(0, clientX - box.left - w - 12);
+    if (topPx < 0) topPx = clientY - box.top + 16;
+    tooltip.style.left = `${left}px`;
+    tooltip.style.top = `${topPx}px`;
+  }
+  function showTooltipAt(code, clientX, clientY) {
+    tipCode = code;
+    fillTooltip(code);
+    placeTooltip(clientX, clientY);
+  }
+  function showTooltipFor(code) {
+    const item = items.get(code);
+    if (!item) return;
+    const r = item.path.getBoundingClientRect();
+    showTooltipAt(code, r.left + r.width / 2, r.top + r.height / 2);
+  }
+  function hideTooltip() {
+    tipCode = null;
+    tooltip.hidden = true;
+  }
+
+  const codeOf = (target) => (target instanceof Element ? target.closest(".vm-province")?.dataset.code : undefined);
+  svg.addEventListener("pointermove", (e) => {
+    const code = codeOf(e.target);
+    if (code) showTooltipAt(code, e.clientX, e.clientY);
+    else if (tipCode && document.activeElement?.dataset?.code !== tipCode) hideTooltip();
+  });
+  svg.addEventListener("pointerleave", () => {
+    const focused = codeOf(document.activeElement);
+    if (focused) showTooltipFor(focused);
+    else hideTooltip();
+  });
+  svg.addEventListener("focusin", (e) => {
+    const code = codeOf(e.target);
+    if (code) showTooltipFor(code);
+  });
+  svg.addEventListener("focusout", () => hideTooltip());
+  if (interactive) {
+    svg.addEventListener("click", (e) => {
+      const code = codeOf(e.target);
+      if (code) onSelect(code, { source: "map" });
+    });
+    svg.addEventListener("keydown", (e) => {
+      const code = codeOf(e.target);
+      if (code && (e.key === "Enter" || e.key === " ")) {
+        e.preventDefault();
+        onSelect(code, { source: "keyboard" });
+      }
+    });
+  }
+
+  // Updates --------------------------------------------------------------
+  function paint(code, { color, labelText, ariaLabel, inactive }) {
+    const item = items.get(code);
+    if (!item) return;
+    item.path.style.fill = color;
+    item.path.classList.toggle("is-inactive", Boolean(inactive));
+    if (inactive && interactive) item.path.setAttribute("aria-disabled", "true");
+    else item.path.removeAttribute("aria-disabled");
+    item.path.setAttribute("aria-label", ariaLabel);
+    item.label.textContent = labelText;
+    if (tipCode === code) fillTooltip(code);
+  }
+
+  // Restart the flash of every changed province: drop the classes, force one
+  // style flush, add them back, so each animation runs from its start.
+  function flash(changes) {
+    const todo = [];
+    for (const { code, direction } of changes) {
+      const item = items.get(code);
+      if (!item) continue;
+      item.path.classList.remove("vm-flash-up", "vm-flash-down");
+      item.label.classList.remove("vm-pop");
+      todo.push([item, direction === "down" ? "vm-flash-down" : "vm-flash-up"]);
+    }
+    if (!todo.length) return;
+    void svg.getBoundingClientRect();
+    for (const [item, cls] of todo) {
+      item.path.classList.add(cls);
+      item.label.classList.add("vm-pop");
+    }
+  }
+  svg.addEventListener("animationend", (e) => {
+    const el = e.target;
+    if (!(el instanceof Element)) return;
+    if (e.animationName === "vm-flash-up") el.classList.remove("vm-flash-up");
+    else if (e.animationName === "vm-flash-down") el.classList.remove("vm-flash-down");
+    else if (e.animationName === "vm-pop") el.classList.remove("vm-pop");
+  });
+
+  function select(code) {
+    for (const [c, item] of items) {
+      const on = c === code;
+      item.path.classList.toggle("is-selected", on);
+      if (interactive) item.path.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    selection.setAttribute("d", items.get(code)?.d || "");
+  }
+
+  function focus(code) {
+    items.get(code)?.path.focus();
+  }
+
+  return { svg, codes: [...items.keys()], paint, flash, select, focus, showTooltipFor, hideTooltip };
+}
