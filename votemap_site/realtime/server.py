@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import BaseNamespace
+from .broadcast import FastAsyncManager, FastAsyncRedisManager
 from .origins import origin_allowed
 from .presence import LocalPresence, Presence, RedisPresence
 
@@ -25,9 +26,10 @@ def build_presence() -> Presence:
 
 
 def build_client_manager() -> socketio.AsyncManager:
+    """The stock managers with a task-free broadcast path (broadcast.py)."""
     if settings.REDIS_URL:
-        return socketio.AsyncRedisManager(settings.REDIS_URL, channel="votemap-socketio")
-    return socketio.AsyncManager()
+        return FastAsyncRedisManager(settings.REDIS_URL, channel="votemap-socketio")
+    return FastAsyncManager()
 
 
 class RealtimeServer:
@@ -42,6 +44,7 @@ class RealtimeServer:
             max_http_buffer_size=settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE,
             ping_interval=settings.SOCKETIO_PING_INTERVAL,
             ping_timeout=settings.SOCKETIO_PING_TIMEOUT,
+            transports=settings.SOCKETIO_TRANSPORTS,
             http_compression=False,
             logger=False,
             engineio_logger=False,

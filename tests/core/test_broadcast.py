@@ -1,0 +1,235 @@
+"""The task-free broadcast path (votemap_site/realtime/broadcast.py) through a live server.
+
+A small probe namespace, registered only for these tests, lets clients ask
+the server to emit to everyone, to a room, with `skip_sid`, or with a
+callback, so the client manager's delivery is checked end to end on both
+transports and across two workers sharing Redis.
+"""
+
+import asyncio
+
+import pytest
+import socketio
+
+from tests.conftest import _ThreadedUvicorn, free_port, receive_event
+from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.broadcast import (
+    FastAsyncManager,
+    FastAsyncRedisManager,
+    websocket_text_frame,
+)
+from votemap_site.realtime.ratelimit import RateLimit
+from votemap_site.realtime.schemas import EmptyPayload, EventSchema, Slug
+
+PROBE = "/probe"
+GENEROUS = RateLimit(per_second=1000, burst=1000)
+
+
+class ShoutPayload(EventSchema):
+    text: str
+    room: Slug | None = None
+    skip_self: bool = False
+    local_only: bool = False
+
+
+class CountPayload(EventSchema):
+    count: int
+
+
+class RoomPayload(EventSchema):
+    room: Slug
+
+
+class ProbeNamespace(BaseNamespace):
+    schemas = {"shout": ShoutPayload, "shout_many": CountPayload, "join_room": RoomPayload,
+               "ask_me": EmptyPayload}
+    rate_limits = {name: GENEROUS for name in schemas}
+
+    async def on_join_room(self, sid: str, payload: RoomPayload) -> dict:
+        await self.enter_room(sid, payload.room)
+        return {}
+
+    async def on_shout(self, sid: str, payload: ShoutPayload) -> dict:
+        await self.emit(
+            "heard", {"text": payload.text}, room=payload.room,
+            skip_sid=sid if payload.skip_self else None, ignore_queue=payload.local_only,
+        )
+        return {}
+
+    async def on_shout_many(self, sid: str, payload: CountPayload) -> dict:
+        for i in range(min(payload.count, 100)):
+            await self.emit("heard", {"text": f"seq {i}"})
+        return {}
+
+    async def on_ask_me(self, sid: str, payload: EmptyPayload) -> dict:
+        # `call` is an emit with a callback: it must still use the stock path.
+        answer = await self.call("question", {"q": "ping"}, to=sid, timeout=5)
+        return {"answer": answer}
+
+
+@pytest.fixture
+def probe_namespace(settings):
+    settings.SOCKETIO_NAMESPACES = [*settings.SOCKETIO_NAMESPACES, (PROBE, f"{__name__}.ProbeNamespace")]
+
+
+@pytest.fixture
+def probe_site(probe_namespace, request):
+    return request.getfixturevalue("live_site")
+
+
+async def expect_nothing(client, event: str, timeout: float = 0.5) -> None:
+    with pytest.raises((TimeoutError, socketio.exceptions.TimeoutError)):
+        await receive_event(client, event, timeout=timeout)
+
+
+def test_frame_encoding_matches_rfc6455_lengths():
+    assert websocket_text_frame("4a") == b"\x81\x024a"
+    medium = websocket_text_frame("x" * 300)
+    assert medium[:4] == b"\x81\x7e\x01\x2c" and len(medium) == 304
+    large = websocket_text_frame("é" * 40000)  # 80,000 UTF-8 bytes
+    assert large[:2] == b"\x81\x7f" and int.from_bytes(large[2:10], "big") == 80000
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_broadcast_reaches_every_client_on_both_transports(probe_site, sio_client):
+    sio = probe_site.realtime.sio
+    assert isinstance(sio.manager, FastAsyncManager)
+    ws_clients = [await sio_client(PROBE) for _ in range(5)]
+    poll_clients = [await sio_client(PROBE, transports=["polling"]) for _ in range(3)]
+    sender = ws_clients[0]
+    for round_no in range(3):  # several rounds: the direct path must keep the order
+        ack = await sender.call("shout", {"text": f"hello {round_no}"})
+        assert ack == {"ok": True, "data": {}}
+        for client in ws_clients + poll_clients:
+            assert await receive_event(client, "heard") == {"text": f"hello {round_no}"}
+    stats = sio.manager.stats
+    assert stats.fallback == 0
+    assert stats.direct > 0, stats.as_dict()  # idle WebSocket writers got pre-built frames
+    assert stats.queued >= 3 * 3, stats.as_dict()  # polling clients went through their queue
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_many_broadcasts_arrive_complete_and_in_order(probe_site, sio_client):
+    listeners = [await sio_client(PROBE), await sio_client(PROBE)]
+    sender = await sio_client(PROBE)
+    acks = await asyncio.gather(*(sender.call("shout", {"text": str(i)}) for i in range(40)))
+    assert all(ack["ok"] for ack in acks), acks
+    for client in listeners:
+        seen = [(await receive_event(client, "heard"))["text"] for _ in range(40)]
+        assert sorted(seen, key=int) == [str(i) for i in range(40)]
+    # Emits that follow each other in one task arrive in that order.
+    assert (await sender.call("shout_many", {"count": 20}))["ok"]
+    for client in listeners:
+        seen = [(await receive_event(client, "heard"))["text"] for _ in range(20)]
+        assert seen == [f"seq {i}" for i in range(20)]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_skip_sid_is_respected(probe_site, sio_client):
+    sender = await sio_client(PROBE)
+    others = [await sio_client(PROBE), await sio_client(PROBE, transports=["polling"])]
+    assert (await sender.call("shout", {"text": "not for me", "skip_self": True}))["ok"]
+    for client in others:
+        assert await receive_event(client, "heard") == {"text": "not for me"}
+    await expect_nothing(sender, "heard")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_room_emit_reaches_only_the_room(probe_site, sio_client):
+    inside = [await sio_client(PROBE), await sio_client(PROBE, transports=["polling"])]
+    outside = await sio_client(PROBE)
+    for client in inside:
+        assert (await client.call("join_room", {"room": "blue"}))["ok"]
+    assert (await outside.call("shout", {"text": "blue only", "room": "blue"}))["ok"]
+    for client in inside:
+        assert await receive_event(client, "heard") == {"text": "blue only"}
+    await expect_nothing(outside, "heard")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_emit_with_callback_still_works(probe_site):
+    client = socketio.AsyncClient()
+
+    @client.on("question", namespace=PROBE)
+    async def answer(data):
+        return {"echo": data["q"]}
+
+    await client.connect(probe_site.url, namespaces=[PROBE], transports=["websocket"], wait_timeout=10)
+    try:
+        ack = await client.call("ask_me", {}, namespace=PROBE, timeout=10)
+    finally:
+        await client.disconnect()
+    assert ack == {"ok": True, "data": {"answer": {"echo": "ping"}}}
+    assert probe_site.realtime.sio.manager.stats.fallback >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_redis_fan_out_reaches_clients_of_another_worker(probe_namespace, settings, redis_url):
+    """Two servers sharing Redis: an emit on one reaches clients of both (and
+    `ignore_queue` stays on the emitting worker)."""
+    from votemap_site.asgi import build_application
+
+    settings.REDIS_URL = redis_url
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    runners, sites = [], []
+    clients: list[socketio.AsyncSimpleClient] = []
+    try:
+        for _ in range(2):
+            app = build_application()
+            port = free_port()
+            runner = _ThreadedUvicorn(app, port)
+            runner.start()
+            runners.append(runner)
+            sites.append((app, f"http://127.0.0.1:{port}"))
+
+        async def connect(url: str, transports: list[str]) -> socketio.AsyncSimpleClient:
+            client = socketio.AsyncSimpleClient()
+            await client.connect(url, namespace=PROBE, transports=transports, wait_timeout=10)
+            clients.append(client)
+            return client
+
+        a_ws = await connect(sites[0][1], ["websocket"])
+        b_ws = await connect(sites[1][1], ["websocket"])
+        b_poll = await connect(sites[1][1], ["polling"])
+        for app, _ in sites:
+            assert isinstance(app.engineio_server.manager, FastAsyncRedisManager)
+        # The pub/sub listener subscribes in the background; retry until it is up.
+        for attempt in range(50):
+            assert (await a_ws.call("shout", {"text": f"across {attempt}"}))["ok"]
+            try:
+                got = await receive_event(b_ws, "heard", timeout=0.3)
+            except (TimeoutError, socketio.exceptions.TimeoutError):
+                continue
+            break
+        else:
+            pytest.fail("no cross-worker delivery through Redis")
+        text = got["text"]
+        assert await receive_event(b_poll, "heard", timeout=5) == {"text": text}
+        assert await receive_event(a_ws, "heard", timeout=5) == {"text": text}
+        # Drain what earlier attempts may have left behind, then check ignore_queue.
+        await asyncio.sleep(0.5)
+        assert (await a_ws.call("shout", {"text": "local", "local_only": True}))["ok"]
+        seen_local = await receive_event(a_ws, "heard", timeout=5)
+        while seen_local["text"] != "local":
+            seen_local = await receive_event(a_ws, "heard", timeout=5)
+        with pytest.raises((TimeoutError, socketio.exceptions.TimeoutError)):
+            while True:
+                if (await receive_event(b_ws, "heard", timeout=0.5))["text"] == "local":
+                    break
+        # skip_sid travels through Redis too
+        assert (await b_ws.call("shout", {"text": "skip b", "skip_self": True}))["ok"]
+        while (await receive_event(a_ws, "heard", timeout=5))["text"] != "skip b":
+            pass
+        with pytest.raises((TimeoutError, socketio.exceptions.TimeoutError)):
+            while True:
+                if (await receive_event(b_ws, "heard", timeout=0.5))["text"] == "skip b":
+                    break
+    finally:
+        for client in clients:
+            try:
+                await asyncio.wait_for(client.disconnect(), 5)
+            except Exception:
+                pass
+        for runner in runners:
+            runner.stop()
+

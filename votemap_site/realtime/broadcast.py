@@ -1,0 +1,325 @@
+"""A broadcast path that costs one encode per emit and almost nothing per recipient.
+
+python-socketio's stock `AsyncManager.emit` encodes the packet once but then
+creates one asyncio task per recipient (`_send_eio_packet` -> engine.io
+`send_packet` -> `socket.send` -> `queue.put`), and each recipient's engine.io
+writer task then frames the same text again. With 1,000 viewers one emit costs
+tens of milliseconds and the last viewer waits longest.
+
+The client managers here keep python-socketio's semantics (rooms, `to=`,
+`skip_sid`, namespaces, `ignore_queue`, the Redis fan-out, callbacks) and
+change only how a packet without a callback or binary data reaches local
+clients:
+
+1. The Socket.IO packet is encoded once, wrapped in one Engine.IO MESSAGE
+   packet (whose encoding engine.io caches), and, for WebSocket recipients,
+   framed once as an unmasked RFC 6455 text frame: server-to-client frames are
+   byte-identical for every recipient (socket.io's engine.io does the same with
+   its pre-encoded WebSocket frames).
+2. Recipients are walked in one plain loop, with no task per recipient:
+   - a WebSocket connection served by uvicorn's `websockets-sansio` protocol
+     whose engine.io writer is idle (its queue is empty and the writer waits on
+     it) and whose transport accepts writes gets the pre-built frame written to
+     its transport directly; order is kept because nothing is queued before it;
+   - every other connection (long-polling, a busy writer, a paused transport,
+     another WebSocket implementation, compression negotiated) gets the shared
+     Engine.IO packet with `queue.put_nowait`, exactly what `socket.send`
+     would have queued.
+3. Emits with a callback, or with binary data, use the stock code unchanged.
+
+The Redis variant publishes like `AsyncRedisManager` and delivers locally (for
+its own emits and for those received from other workers) through the same
+path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+log = logging.getLogger("votemap_site.realtime")
+
+__all__ = ["FastAsyncManager", "FastAsyncRedisManager", "websocket_text_frame"]
+
+
+def websocket_text_frame(text: str) -> bytes:
+    """One final, unmasked RFC 6455 text frame (what a server sends) carrying `text`."""
+    body = text.encode("utf-8")
+    length = len(body)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    return header + body
+
+
+# ----- direct WebSocket writes ------------------------------------------------
+_SANSIO_PROTOCOL: type | None
+try:  # uvicorn's sans-I/O WebSocket protocol (`--ws websockets-sansio`)
+    from uvicorn.protocols.websockets.websockets_sansio_impl import (
+        WebSocketsSansIOProtocol as _SANSIO_PROTOCOL,
+    )
+    from websockets.protocol import State as _WsState
+
+    _WS_OPEN = _WsState.OPEN
+except Exception:  # pragma: no cover - another server or version
+    _SANSIO_PROTOCOL = None
+    _WS_OPEN = None
+
+# Attribute set on an engine.io socket while its WebSocket is served by a
+# protocol we can write pre-built frames to.
+_DIRECT_ATTR = "_votemap_direct_ws"
+
+
+def _direct_websocket_class(base: type) -> type:
+    """An engine.io ASGI WebSocket wrapper that remembers uvicorn's protocol object."""
+
+    class DirectWebSocket(base):  # type: ignore[misc, valid-type]
+        def __init__(self, handler: Any, server: Any) -> None:
+            super().__init__(handler, server)
+            # engine.io passes the socket's bound `_websocket_handler`
+            self._eio_socket = getattr(handler, "__self__", None)
+
+        async def __call__(self, environ: dict[str, Any]) -> Any:
+            sock = self._eio_socket
+            protocol = getattr(environ.get("asgi.send"), "__self__", None)
+            usable = (
+                sock is not None
+                and _SANSIO_PROTOCOL is not None
+                and type(protocol) is _SANSIO_PROTOCOL
+            )
+            if usable:
+                setattr(sock, _DIRECT_ATTR, protocol)
+            try:
+                return await super().__call__(environ)
+            finally:
+                if usable:
+                    setattr(sock, _DIRECT_ATTR, None)
+
+    return DirectWebSocket
+
+
+def _install_direct_websocket(server: Any) -> None:
+    eio = getattr(server, "eio", None)
+    drivers = getattr(eio, "_async", None)
+    if getattr(eio, "async_mode", None) != "asgi" or not isinstance(drivers, dict):
+        return
+    base = drivers.get("websocket")
+    if base is None or getattr(base, "_votemap_direct", False):
+        return
+    direct = _direct_websocket_class(base)
+    direct._votemap_direct = True
+    # A per-server copy: engine.io's driver table is module-level.
+    eio._async = {**drivers, "websocket": direct}
+
+
+def _writer_idle(queue: asyncio.Queue) -> bool:
+    """Nothing queued and the engine.io writer task waiting for the next packet."""
+    if queue.qsize():
+        return False
+    getters = getattr(queue, "_getters", None)
+    if not getters:
+        return False
+    for getter in getters:
+        if not getter.done():
+            return True
+    return False
+
+
+def _direct_target(sock: Any) -> Any:
+    """The uvicorn protocol to write a frame to, or None to use the queue."""
+    protocol = getattr(sock, _DIRECT_ATTR, None)
+    if protocol is None or not sock.upgraded or sock.upgrading or sock.closing:
+        return None
+    if (
+        protocol.close_sent
+        or protocol.initial_response is not None
+        or not protocol.handshake_complete
+        or not protocol.writable.is_set()
+    ):
+        return None
+    conn = protocol.conn
+    if conn.state is not _WS_OPEN or conn.extensions:
+        return None
+    transport = protocol.transport
+    if transport is None or transport.is_closing():
+        return None
+    if not _writer_idle(sock.queue):
+        return None
+    return transport
+
+
+class DeliveryStats:
+    """Counters of how recipients were reached (read by tests and the benchmark)."""
+
+    __slots__ = ("emits", "direct", "queued", "slow", "fallback")
+
+    def __init__(self) -> None:
+        self.emits = self.direct = self.queued = self.slow = self.fallback = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class _FastEmitMixin:
+    """The local, task-free delivery shared by both managers."""
+
+    server: Any
+    stats: DeliveryStats
+
+    def _fast_setup(self) -> None:
+        self.stats = DeliveryStats()
+        self._direct_enabled = True
+
+    def _fast_initialize(self) -> None:
+        _install_direct_websocket(self.server)
+
+    def _recipients(self, namespace: str, room: Any, skip_sid: Any) -> list[str]:
+        rooms = self.rooms.get(namespace)  # type: ignore[attr-defined]
+        if not rooms:
+            return []
+        if isinstance(skip_sid, (list, tuple, set, frozenset)):
+            skip = set(skip_sid)
+        elif skip_sid is None:
+            skip = ()
+        else:
+            skip = (skip_sid,)
+        if room is not None and not isinstance(room, str) and hasattr(room, "__len__"):
+            merged: dict[str, str] = {}
+            for name in room:
+                members = rooms.get(name)
+                if members:
+                    merged.update(members._fwdm)
+            items: Iterable[tuple[str, str]] = merged.items()
+        else:
+            members = rooms.get(room)
+            if not members:
+                return []
+            if not skip:
+                return list(members._fwdm.values())
+            items = members._fwdm.items()
+        if skip:
+            return [eio_sid for sid, eio_sid in items if sid not in skip]
+        return [eio_sid for _, eio_sid in items]
+
+    async def _fast_local_emit(
+        self, event: str, data: Any, namespace: str, room: Any, skip_sid: Any
+    ) -> bool:
+        """Deliver to this worker's clients. False when the packet needs the stock path."""
+        namespace = namespace or "/"
+        if isinstance(data, tuple):
+            args = list(data)
+        elif data is not None:
+            args = [data]
+        else:
+            args = []
+        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args])
+        encoded = pkt.encode()
+        if not isinstance(encoded, (str, bytes)):  # binary attachments: several packets
+            return False
+        self.stats.emits += 1
+        targets = self._recipients(namespace, room, skip_sid)
+        if not targets:
+            return True
+        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        frame: bytes | None = None
+        if self._direct_enabled and _SANSIO_PROTOCOL is not None and isinstance(encoded, str):
+            frame = websocket_text_frame(eio_pkt.encode())
+        eio = self.server.eio
+        sockets = eio.sockets
+        ping_timeout = eio.ping_timeout
+        now = time.time()
+        slow: list[Any] = []
+        direct = queued = 0
+        for eio_sid in targets:
+            sock = sockets.get(eio_sid)
+            if sock is None or sock.closed:
+                continue  # gone: the stock path would only log and drop it
+            last_ping = sock.last_ping
+            if last_ping and now - last_ping > ping_timeout:
+                slow.append(sock)  # let engine.io's send() notice the timeout and close it
+                continue
+            if frame is not None:
+                transport = _direct_target(sock)
+                if transport is not None:
+                    transport.write(frame)
+                    direct += 1
+                    continue
+            sock.queue.put_nowait(eio_pkt)
+            queued += 1
+        self.stats.direct += direct
+        self.stats.queued += queued
+        if slow:
+            self.stats.slow += len(slow)
+            await asyncio.gather(*(s.send(eio_pkt) for s in slow), return_exceptions=True)
+        return True
+
+
+class FastAsyncManager(_FastEmitMixin, socketio.AsyncManager):
+    """In-memory client manager (one process) with the task-free broadcast."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fast_setup()
+
+    def initialize(self) -> None:
+        super().initialize()
+        self._fast_initialize()
+
+    async def emit(self, event, data, namespace, room=None, skip_sid=None,
+                   callback=None, to=None, **kwargs):
+        room = to or room
+        if callback is None and await self._fast_local_emit(event, data, namespace, room, skip_sid):
+            return
+        self.stats.fallback += 1
+        await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                           callback=callback, **kwargs)
+
+
+class FastAsyncRedisManager(_FastEmitMixin, socketio.AsyncRedisManager):
+    """AsyncRedisManager (several workers) whose local delivery is task-free.
+
+    Emits are published exactly as `AsyncRedisManager` does; each worker, the
+    sender included, delivers to its own clients with `_fast_local_emit`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fast_setup()
+
+    def initialize(self) -> None:
+        super().initialize()
+        self._fast_initialize()
+
+    async def emit(self, event, data, namespace=None, room=None, skip_sid=None,
+                   callback=None, to=None, **kwargs):
+        room = to or room
+        if kwargs.get("ignore_queue") and callback is None:
+            if await self._fast_local_emit(event, data, namespace or "/", room, skip_sid):
+                return
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                           callback=callback, **kwargs)
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        callback = message.get("callback")
+        if (callback is None or len(callback) != 3) and not message.get("binary"):
+            data = message["data"]
+            if isinstance(data, list):
+                data = data[0] if len(data) == 1 else tuple(data)
+            if await self._fast_local_emit(
+                message["event"], data, message.get("namespace") or "/",
+                message.get("room"), message.get("skip_sid"),
+            ):
+                return
+        self.stats.fallback += 1
+        await super()._handle_emit(message)
