@@ -1,5 +1,156 @@
+"""`/grid-game`: the multiplayer grid game (docs/protocol.md, /grid-game).
+
+Handlers are thin: validate (schemas), call the engine, return the ack. The
+engine (grid_game/engine.py) holds every arena's live state in this process
+and runs one tick loop per arena; see its docstring for how moves are applied
+and for the deployment rule (all connections of an arena on one worker).
+"""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
 from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.dbaccess import db
+from votemap_site.realtime.errors import RealtimeError
+from votemap_site.realtime.identity import Identity
+from votemap_site.realtime.ratelimit import RateLimit
+from votemap_site.realtime.ticker import Ticker
+
+from . import selectors, services
+from .engine import ArenaInfo, Engine, GameError
+from .schemas import JoinGamePayload, LeaveGamePayload, ListArenasPayload, MovePayload
+
+log = logging.getLogger(__name__)
+
+
+def presence_key(slug: str) -> str:
+    """Presence key counting an arena's connected players (all workers)."""
+    return f"/grid-game:{slug}"
 
 
 class GridGameNamespace(BaseNamespace):
-    schemas = {}
+    schemas = {
+        "join_game": JoinGamePayload,
+        "move": MovePayload,
+        "leave_game": LeaveGamePayload,
+        "list_arenas": ListArenasPayload,
+    }
+    rate_limits = {
+        "move": RateLimit(per_second=settings.GAME_MOVE_RATE, burst=settings.GAME_MOVE_BURST),
+        "join_game": RateLimit(per_second=2, burst=5),
+        "leave_game": RateLimit(per_second=2, burst=5),
+        "list_arenas": RateLimit(per_second=2, burst=5),
+    }
+
+    def __init__(self, namespace: str, **kwargs: Any) -> None:
+        super().__init__(namespace, **kwargs)
+        self._online_published: dict[str, int] = {}
+        self.engine = self._build_engine()
+
+    def _build_engine(self) -> Engine:
+        return Engine(
+            emit=self._emit_local,
+            load_arena=self._load_arena,
+            load_revisions=self._load_revisions,
+            record_scores=self._record_scores,
+            top_scores=self._top_scores,
+            online_changed=self._online_changed,
+            hz=settings.GAME_TICK_HZ,
+            grace_seconds=settings.GAME_SEAT_GRACE_SECONDS,
+            idle_seconds=settings.GAME_IDLE_SECONDS,
+            rng_seed=settings.GAME_RNG_SEED or None,
+        )
+
+    # ----- wiring --------------------------------------------------------
+    async def _emit_local(self, event: str, data: dict[str, Any], *, room: str | None = None,
+                          to: str | None = None) -> None:
+        # An arena lives in this process, so do its players: no cross-worker queue.
+        await self.emit(event, data, room=room, to=to, ignore_queue=True)
+
+    async def _load_arena(self, slug: str) -> ArenaInfo | None:
+        return await db(selectors.arena_get, slug=slug)
+
+    async def _load_revisions(self, slugs: list[str]) -> dict[str, ArenaInfo]:
+        return await db(selectors.arena_revisions, slugs=slugs)
+
+    async def _record_scores(self, arena_id: int, entries: list[tuple[str, str, int]]) -> bool:
+        return await db(services.high_score_record, arena_id=arena_id, entries=entries)
+
+    async def _top_scores(self, arena_id: int) -> list[dict[str, Any]]:
+        return await db(selectors.high_score_top, arena_id=arena_id)
+
+    async def _online_changed(self, slug: str, count: int) -> None:
+        # Publish this worker's count of connected players for the arena list.
+        key = presence_key(slug)
+        previous = self._online_published.get(slug, 0)
+        for _ in range(count - previous):
+            await self.presence.join(key)
+        for _ in range(previous - count):
+            await self.presence.leave(key)
+        self._online_published[slug] = count
+
+    # ----- lifecycle -----------------------------------------------------
+    async def start(self) -> None:
+        if settings.REDIS_URL:
+            log.warning(
+                "grid game: arenas live in each worker's memory; route all /grid-game "
+                "connections of an arena to one worker (see docs/deployment.md)"
+            )
+        self.engine = self._build_engine()
+        self._online_published = {}
+        self._config_ticker = Ticker(
+            name="grid-game-config", interval=settings.GAME_CONFIG_POLL_SECONDS,
+            callback=self.engine.poll_config, always=True,
+        )
+        self._config_ticker.start()
+
+    async def stop(self) -> None:
+        await self._config_ticker.stop()
+        await self.engine.stop()
+
+    async def disconnected(self, sid: str, identity: Identity, reason: str) -> None:
+        await self.engine.disconnect(sid=sid)
+
+    # ----- events --------------------------------------------------------
+    async def on_join_game(self, sid: str, payload: JoinGamePayload) -> dict[str, Any]:
+        identity = self.identity(sid)
+        name = payload.name or identity.username
+        previous = self.engine.members.get(sid)
+        try:
+            data = await self.engine.join(
+                sid=sid, seat_key=identity.key, player_id=identity.public_id, slug=payload.arena,
+                name=name, spectate=payload.spectate,
+            )
+        except GameError as err:
+            raise RealtimeError(err.code, err.message) from None
+        if previous is not None and previous.slug != payload.arena:
+            await self.leave_room(sid, f"arena:{previous.slug}")
+        await self.enter_room(sid, f"arena:{payload.arena}")
+        return data
+
+    async def on_move(self, sid: str, payload: MovePayload) -> dict[str, Any]:
+        try:
+            return self.engine.move(sid=sid, direction=payload.direction, seq=payload.seq)
+        except GameError as err:
+            raise RealtimeError(err.code, err.message) from None
+
+    async def on_leave_game(self, sid: str, payload: LeaveGamePayload) -> dict[str, Any]:
+        member = self.engine.members.get(sid)
+        try:
+            await self.engine.leave(sid=sid)
+        except GameError as err:
+            raise RealtimeError(err.code, err.message) from None
+        if member is not None:
+            await self.leave_room(sid, f"arena:{member.slug}")
+        return {}
+
+    async def on_list_arenas(self, sid: str, payload: ListArenasPayload) -> dict[str, Any]:
+        arenas = await db(selectors.arena_list)
+        return {"arenas": [
+            {"slug": a.slug, "name": a.name, "width": a.width, "height": a.height,
+             "max_players": a.max_players, "open": a.is_open,
+             "players_online": await self.presence.total(presence_key(a.slug))}
+            for a in arenas
+        ]}

@@ -255,3 +255,7 @@ GAME_MOVE_RATE = env.float("GAME_MOVE_RATE", default=15.0)
 GAME_MOVE_BURST = env.int("GAME_MOVE_BURST", default=20)
 GAME_SEAT_GRACE_SECONDS = env.float("GAME_SEAT_GRACE_SECONDS", default=30.0)
 GAME_IDLE_SECONDS = env.float("GAME_IDLE_SECONDS", default=300.0)
+# How often running arenas pick up admin changes (open/closed, max players).
+GAME_CONFIG_POLL_SECONDS = env.float("GAME_CONFIG_POLL_SECONDS", default=1.0)
+# Empty: coins and start cells from fresh randomness; any text replays them.
+GAME_RNG_SEED = env.str("GAME_RNG_SEED", default="")

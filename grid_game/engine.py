@@ -1,0 +1,496 @@
+"""The authoritative game engine: one in-memory `ArenaRuntime` per arena, each
+with its own tick loop.
+
+How a move is applied (and why the ack is the true position)
+-------------------------------------------------------------
+A `move` is applied by `Engine.move` as soon as its handler runs, by one
+synchronous call into the pure rules (`rules.move`) with no `await` in
+between: on the event loop that is a critical section, so moves of one arena
+are applied one at a time, strictly in the order they arrive, and never
+interleave. The ack therefore carries the real position after the move. The
+arena's tick loop (GAME_TICK_HZ, default 20 Hz) does not apply moves itself:
+every tick it broadcasts the arena's `state` if anything changed since the
+previous broadcast (with a strictly increasing `tick`), expires seats and
+idle players, and schedules high-score writes. Queueing moves for the tick
+and making the handler wait for it would give the same order with up to one
+tick of extra ack latency and a future per move; a move is visible to the
+other players at the next broadcast either way. Joins and leaves, which await
+the database before they change anything, take the arena's asyncio lock and
+re-check the state after their awaits.
+
+Deployment: one process per arena
+---------------------------------
+An arena's live state (players, positions, coins, tick) lives in the memory
+of ONE process. With several uvicorn workers each worker would run its own,
+independent copy of every arena, and players connected to different workers
+would not see each other. Deploy the game with all `/grid-game` connections
+of an arena on one worker: a single worker for the site, or a proxy that
+sends the game page's Socket.IO traffic to one dedicated worker. States are
+emitted with `ignore_queue=True` (only to this worker's clients) for that
+reason. What must survive a restart is in the database: arenas and high
+scores. After a restart the players rejoin (their pages do it on reconnect)
+and start from new positions with score 0; `tick` continues from the wall
+clock so it still increases.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import rules
+from .rules import GameState, RuleError
+
+log = logging.getLogger(__name__)
+
+
+class GameError(Exception):
+    """Turned into an error ack by the namespace. `code` is a protocol error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaInfo:
+    """What the engine needs to know about an arena (from the database)."""
+
+    id: int
+    slug: str
+    name: str
+    width: int
+    height: int
+    max_players: int
+    coins: int
+    is_open: bool
+    revision: int
+
+
+@dataclass(slots=True)
+class Seat:
+    """A player's place in an arena, owned by one identity (session)."""
+
+    key: str
+    player_id: str
+    sids: set[str] = field(default_factory=set)
+    disconnected_at: float | None = None
+    last_active: float = 0.0
+
+
+@dataclass(slots=True)
+class Membership:
+    slug: str
+    seat_key: str | None  # None: spectator
+
+
+Emit = Callable[..., Awaitable[None]]
+
+
+class ArenaRuntime:
+    def __init__(self, info: ArenaInfo, *, rng: random.Random, hz: float) -> None:
+        self.info = info
+        self.rng = rng
+        self.hz = hz
+        self.state: GameState = rules.new_game(
+            width=info.width, height=info.height, coins=info.coins, rng=rng
+        )
+        self.tick = int(time.time() * hz)
+        self.dirty = True
+        self.seats: dict[str, Seat] = {}
+        self.by_player: dict[str, Seat] = {}
+        self.spectators: set[str] = set()
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task[None] | None = None
+        self.pending_scores: dict[str, tuple[str, int]] = {}
+        self.flushing: asyncio.Task[None] | None = None
+        self.pending_resize = False
+        # Measured cost of the loop's own work (not the emit), for the benchmark.
+        self.work_seconds = 0.0
+        self.work_ticks = 0
+        self.emit_seconds = 0.0
+
+    @property
+    def slug(self) -> str:
+        return self.info.slug
+
+    @property
+    def room(self) -> str:
+        return f"arena:{self.info.slug}"
+
+    def players_online(self) -> int:
+        return sum(1 for seat in self.seats.values() if seat.sids)
+
+    def connections(self) -> int:
+        return sum(len(seat.sids) for seat in self.seats.values()) + len(self.spectators)
+
+    def next_tick(self) -> int:
+        self.tick = max(self.tick + 1, int(time.time() * self.hz))
+        return self.tick
+
+    def state_payload(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "arena": self.info.slug,
+            "tick": self.tick,
+            "players": [p.as_dict() for p in state.players],
+            "coins": [{"x": x, "y": y} for x, y in state.coins],
+            "players_online": self.players_online(),
+            "spectators": len(self.spectators),
+            "open": self.info.is_open,
+        }
+
+    def arena_payload(self) -> dict[str, Any]:
+        info = self.info
+        return {"slug": info.slug, "name": info.name, "width": self.state.width,
+                "height": self.state.height, "max_players": info.max_players, "open": info.is_open}
+
+    def note_score(self, player: rules.Player) -> None:
+        self.pending_scores[player.id] = (player.name, player.score)
+
+
+class Engine:
+    """All arenas of this process. Wired to Socket.IO and the database by the namespace."""
+
+    def __init__(
+        self,
+        *,
+        emit: Emit,
+        load_arena: Callable[[str], Awaitable[ArenaInfo | None]],
+        load_revisions: Callable[[list[str]], Awaitable[dict[str, ArenaInfo]]],
+        record_scores: Callable[[int, list[tuple[str, str, int]]], Awaitable[bool]],
+        top_scores: Callable[[int], Awaitable[list[dict[str, Any]]]],
+        online_changed: Callable[[str, int], Awaitable[None]] | None = None,
+        hz: float = 20.0,
+        grace_seconds: float = 30.0,
+        idle_seconds: float = 300.0,
+        rng_seed: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if hz <= 0:
+            raise ValueError("hz must be positive")
+        self.emit = emit
+        self.load_arena = load_arena
+        self.load_revisions = load_revisions
+        self.record_scores = record_scores
+        self.top_scores = top_scores
+        self.online_changed = online_changed
+        self.hz = hz
+        self.interval = 1.0 / hz
+        self.grace_seconds = grace_seconds
+        self.idle_seconds = idle_seconds
+        self.rng_seed = rng_seed
+        self.clock = clock
+        self.arenas: dict[str, ArenaRuntime] = {}
+        self.members: dict[str, Membership] = {}
+        self._stopping = False
+        self._online: dict[str, int] = {}
+
+    # ----- arenas ---------------------------------------------------------
+    def _rng(self, slug: str) -> random.Random:
+        if self.rng_seed is None or self.rng_seed == "":
+            return random.Random()
+        return random.Random(f"{self.rng_seed}:{slug}")
+
+    async def runtime(self, slug: str) -> ArenaRuntime:
+        arena = self.arenas.get(slug)
+        if arena is not None:
+            return arena
+        info = await self.load_arena(slug)
+        if info is None:
+            raise GameError("not_found", f"no arena {slug[:64]!r}")
+        arena = self.arenas.get(slug)  # created while we awaited
+        if arena is None:
+            arena = self.arenas[slug] = ArenaRuntime(info, rng=self._rng(slug), hz=self.hz)
+        return arena
+
+    def _ensure_loop(self, arena: ArenaRuntime) -> None:
+        if self._stopping:
+            return
+        if arena.task is None or arena.task.done():
+            arena.task = asyncio.create_task(self._loop(arena), name=f"grid-game:{arena.slug}")
+
+    # ----- client actions -------------------------------------------------
+    async def join(
+        self, *, sid: str, seat_key: str, player_id: str, slug: str, name: str | None, spectate: bool
+    ) -> dict[str, Any]:
+        arena = await self.runtime(slug)
+        high_scores = await self.top_scores(arena.info.id)
+        async with arena.lock:
+            previous = self.members.get(sid)
+            if previous is not None and previous.slug != slug:
+                await self._leave_socket(sid, explicit=False)
+            you = None
+            if spectate:
+                self._detach(arena, sid)
+                arena.spectators.add(sid)
+                self.members[sid] = Membership(slug=slug, seat_key=None)
+            else:
+                you = self._seat(arena, sid=sid, seat_key=seat_key, player_id=player_id, name=name)
+            arena.dirty = True
+            self._ensure_loop(arena)
+        await self._report_online(arena)
+        return {
+            "you": you.as_dict() if you else None,
+            "arena": arena.arena_payload(),
+            "state": arena.state_payload(),
+            "high_scores": high_scores,
+        }
+
+    def _seat(
+        self, arena: ArenaRuntime, *, sid: str, seat_key: str, player_id: str, name: str | None
+    ) -> rules.Player:
+        """Resume the identity's seat or take a new one (synchronous: no awaits)."""
+        if not arena.info.is_open:
+            raise GameError("closed", "this arena is closed; you can still watch it (spectate)")
+        seat = arena.seats.get(seat_key)
+        now = self.clock()
+        if seat is None:
+            if len(arena.state.players) >= arena.info.max_players:
+                raise GameError(
+                    "closed", f"this arena is full ({arena.info.max_players} players); try another one or watch"
+                )
+            try:
+                arena.state = rules.join(arena.state, player_id=player_id, name=name or "Player", rng=arena.rng)
+            except RuleError as err:
+                if err.code in (RuleError.FULL,):
+                    raise GameError("closed", "this arena is full; try another one or watch") from err
+                raise GameError("invalid", err.message) from err
+            seat = arena.seats[seat_key] = Seat(key=seat_key, player_id=player_id)
+            arena.by_player[player_id] = seat
+        elif name:
+            arena.state = rules.rename(arena.state, player_id=seat.player_id, name=name)
+        arena.spectators.discard(sid)
+        seat.sids.add(sid)
+        seat.disconnected_at = None
+        seat.last_active = now
+        self.members[sid] = Membership(slug=arena.slug, seat_key=seat_key)
+        return arena.state.player(seat.player_id)
+
+    def move(self, *, sid: str, direction: str, seq: int) -> dict[str, Any]:
+        """Apply one move now, atomically (no await), and return the ack's data."""
+        member = self.members.get(sid)
+        if member is None or member.seat_key is None:
+            raise GameError("not_joined", "join a game (not as a spectator) before moving")
+        arena = self.arenas[member.slug]
+        seat = arena.seats.get(member.seat_key)
+        if seat is None:
+            raise GameError("not_joined", "your seat was given up; join again")
+        if not arena.info.is_open:
+            raise GameError("closed", "this arena has been closed")
+        before = arena.state
+        try:
+            after = rules.move(before, player_id=seat.player_id, direction=direction, rng=arena.rng)
+        except RuleError as err:
+            raise GameError("invalid", err.message) from err
+        seat.last_active = self.clock()
+        player = after.player(seat.player_id)
+        if after is not before:
+            arena.state = after
+            arena.dirty = True
+            if player.score != before.player(seat.player_id).score:
+                arena.note_score(player)
+        # `tick`: the last state broadcast before this move; the move is in the next one.
+        return {"x": player.x, "y": player.y, "seq": seq, "score": player.score, "tick": arena.tick}
+
+    async def leave(self, *, sid: str) -> None:
+        member = self.members.get(sid)
+        if member is None:
+            raise GameError("not_joined", "you are not in a game")
+        await self._leave_socket(sid, explicit=True)
+
+    async def disconnect(self, *, sid: str) -> None:
+        if sid in self.members:
+            await self._leave_socket(sid, explicit=False)
+
+    async def _leave_socket(self, sid: str, *, explicit: bool) -> None:
+        member = self.members.pop(sid, None)
+        if member is None:
+            return
+        arena = self.arenas.get(member.slug)
+        if arena is None:
+            return
+        arena.spectators.discard(sid)
+        if member.seat_key is not None:
+            seat = arena.seats.get(member.seat_key)
+            if seat is not None:
+                seat.sids.discard(sid)
+                if explicit:
+                    # Leaving on purpose gives the seat up for every tab of the session.
+                    self._remove_seat(arena, seat)
+                    for other in list(seat.sids):
+                        self.members[other] = Membership(slug=arena.slug, seat_key=None)
+                        arena.spectators.add(other)
+                elif not seat.sids:
+                    seat.disconnected_at = self.clock()
+        arena.dirty = True
+        await self._report_online(arena)
+
+    def _detach(self, arena: ArenaRuntime, sid: str) -> None:
+        member = self.members.get(sid)
+        if member is not None and member.seat_key is not None:
+            seat = arena.seats.get(member.seat_key)
+            if seat is not None:
+                seat.sids.discard(sid)
+                if not seat.sids:
+                    seat.disconnected_at = self.clock()
+
+    def _remove_seat(self, arena: ArenaRuntime, seat: Seat) -> None:
+        if arena.state.has_player(seat.player_id):
+            player = arena.state.player(seat.player_id)
+            arena.note_score(player)
+            arena.state = rules.leave(arena.state, player_id=seat.player_id)
+        arena.seats.pop(seat.key, None)
+        arena.by_player.pop(seat.player_id, None)
+        arena.dirty = True
+
+    async def _report_online(self, arena: ArenaRuntime) -> None:
+        if self.online_changed is None:
+            return
+        count = arena.players_online()
+        if self._online.get(arena.slug) != count:
+            self._online[arena.slug] = count
+            try:
+                await self.online_changed(arena.slug, count)
+            except Exception:
+                log.warning("could not publish players online for %s", arena.slug, exc_info=True)
+
+    # ----- the tick loop ----------------------------------------------------
+    async def _loop(self, arena: ArenaRuntime) -> None:
+        next_at = time.monotonic()
+        housekeeping_at = 0.0
+        while True:
+            next_at = max(next_at + self.interval, time.monotonic())
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            started = time.perf_counter()
+            try:
+                now = self.clock()
+                if now >= housekeeping_at:
+                    housekeeping_at = now + min(1.0, self.interval * 5)
+                    await self._housekeeping(arena, now)
+                payload = None
+                if arena.dirty:
+                    arena.dirty = False
+                    arena.next_tick()
+                    payload = arena.state_payload()
+                if arena.pending_scores and (arena.flushing is None or arena.flushing.done()):
+                    arena.flushing = asyncio.create_task(self._flush_scores(arena))
+                arena.work_seconds += time.perf_counter() - started
+                arena.work_ticks += 1
+                if payload is not None:
+                    sent = time.perf_counter()
+                    await self.emit("state", payload, room=arena.room)
+                    arena.emit_seconds += time.perf_counter() - sent
+                if not arena.seats and not arena.spectators and not arena.dirty:
+                    arena.task = None
+                    return  # nobody left: the loop restarts with the next join
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("grid game arena %s: tick failed", arena.slug)
+
+    async def _housekeeping(self, arena: ArenaRuntime, now: float) -> None:
+        lost: list[tuple[Seat, str]] = []
+        for seat in list(arena.seats.values()):
+            if seat.disconnected_at is not None and now - seat.disconnected_at >= self.grace_seconds:
+                self._remove_seat(arena, seat)
+            elif now - seat.last_active >= self.idle_seconds:
+                self._remove_seat(arena, seat)
+                lost.append((seat, "idle"))
+        for seat, reason in lost:
+            for sid in list(seat.sids):
+                self.members[sid] = Membership(slug=arena.slug, seat_key=None)
+                arena.spectators.add(sid)
+                await self.emit("seat_lost", {"arena": arena.slug, "reason": reason}, to=sid)
+        if lost:
+            await self._report_online(arena)
+        if arena.pending_resize and not arena.seats:
+            self._rebuild(arena)
+
+    def _rebuild(self, arena: ArenaRuntime) -> None:
+        info = arena.info
+        arena.state = rules.new_game(width=info.width, height=info.height, coins=info.coins, rng=arena.rng)
+        arena.pending_resize = False
+        arena.dirty = True
+
+    async def _flush_scores(self, arena: ArenaRuntime) -> None:
+        entries = [(pid, name, score) for pid, (name, score) in arena.pending_scores.items()]
+        arena.pending_scores = {}
+        try:
+            changed = await self.record_scores(arena.info.id, entries)
+            if changed and arena.connections():
+                top = await self.top_scores(arena.info.id)
+                await self.emit("high_scores", {"arena": arena.slug, "scores": top}, room=arena.room)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("grid game arena %s: could not record high scores", arena.slug)
+            for pid, name, score in entries:  # retry with the next flush
+                arena.pending_scores.setdefault(pid, (name, score))
+
+    # ----- admin changes ----------------------------------------------------
+    async def poll_config(self) -> None:
+        """Apply admin changes to loaded arenas (revision bumped in the database)."""
+        if not self.arenas:
+            return
+        fresh = await self.load_revisions(list(self.arenas))
+        for slug, arena in list(self.arenas.items()):
+            info = fresh.get(slug)
+            if info is None:  # deleted in the admin: behaves as closed
+                if arena.info.is_open:
+                    arena.info = ArenaInfo(**{**_asdict(arena.info), "is_open": False})
+                    arena.dirty = True
+                    if arena.connections():
+                        self._ensure_loop(arena)
+                continue
+            if info.revision == arena.info.revision:
+                continue
+            old = arena.info
+            arena.info = info
+            if (info.width, info.height, info.coins) != (old.width, old.height, old.coins):
+                arena.pending_resize = True
+                if not arena.seats:
+                    self._rebuild(arena)
+            arena.dirty = True
+            if arena.connections():
+                self._ensure_loop(arena)
+
+    # ----- queries and shutdown ---------------------------------------------
+    def online(self, slug: str) -> int:
+        arena = self.arenas.get(slug)
+        return arena.players_online() if arena else 0
+
+    def tick_cost(self) -> dict[str, float]:
+        """The tick loops' own cost over all arenas: the loop's work (housekeeping,
+        building the state payload) and, separately, the time spent handing the
+        broadcast to the client manager. Moves are applied in their handlers."""
+        ticks = sum(a.work_ticks for a in self.arenas.values())
+        work = sum(a.work_seconds for a in self.arenas.values())
+        emit = sum(a.emit_seconds for a in self.arenas.values())
+        return {"arenas": len(self.arenas), "ticks": ticks, "work_seconds": work, "emit_seconds": emit,
+                "work_per_tick_us": 1e6 * work / ticks if ticks else 0.0,
+                "emit_per_tick_us": 1e6 * emit / ticks if ticks else 0.0}
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = [a.task for a in self.arenas.values() if a.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        flushes = [a.flushing for a in self.arenas.values() if a.flushing is not None]
+        await asyncio.gather(*flushes, return_exceptions=True)
+        for arena in self.arenas.values():
+            for seat in arena.seats.values():
+                if arena.state.has_player(seat.player_id):
+                    arena.note_score(arena.state.player(seat.player_id))
+            if arena.pending_scores:
+                await self._flush_scores(arena)
+            arena.task = None
+
+
+def _asdict(info: ArenaInfo) -> dict[str, Any]:
+    return {name: getattr(info, name) for name in ArenaInfo.__slots__}
