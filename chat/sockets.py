@@ -1,5 +1,401 @@
+"""`/chat`: rooms with live trending words (docs/protocol.md, section /chat).
+
+Handlers are thin: validate (schemas), check membership, call a service
+through db(), broadcast, ack. Messages are durable in the database; everything
+held here is a cache rebuilt from it.
+
+Trending words with several workers. Each worker keeps one
+`trending.TrendingWindow` per room and pushes `trending` only to its own
+clients (`ignore_queue=True`), so no client ever gets a push twice. For every
+worker to reach the same result, every worker must count the same messages
+with the same times:
+
+- the worker that stores a message counts it at once, with the message's
+  stored `created_at` (millisecond precision, as sent to clients);
+- with several workers (REDIS_URL set) every worker also reads, once a second,
+  the messages stored in the last few seconds and counts those it has not
+  counted yet, with the same `created_at`. Re-reading a few seconds (not
+  "ids above the last seen") catches rows whose transactions committed out of
+  id order. A message that reaches a worker after a newer one is counted at
+  the newer one's time (the window never reorders), a difference of well
+  under a second that only shifts its decay;
+- on start-up, and after a moderator deletes messages, a room's window is
+  rebuilt from the messages of the last window in the database.
+
+A single worker (no REDIS_URL) skips the polling: it sees every message.
+
+Other state polled once a second from the database, so an admin change made
+by any process reaches the clients of every worker: rooms (opened, closed,
+renamed -> `room`), moderation events (-> `message_deleted`,
+`history_cleared`). Member counts are kept in presence under "/chat:<slug>"
+(summed over workers) and pushed as `members` when they change: at once after
+a local join or leave (0.2 s coalescing), and by the once-a-second poll for
+changes on other workers.
+"""
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
 from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.dbaccess import db
+from votemap_site.realtime.errors import CLOSED, NOT_FOUND, NOT_JOINED, RealtimeError
+from votemap_site.realtime.identity import Identity, session_get, session_set
+from votemap_site.realtime.ratelimit import RateLimit
+from votemap_site.realtime.ticker import Ticker
+
+from . import selectors, services
+from .schemas import (
+    HistoryPayload,
+    JoinPayload,
+    LeavePayload,
+    ListRoomsPayload,
+    SendMessagePayload,
+    SetNicknamePayload,
+)
+from .trending import DEFAULT_TOP, TrendingWindow
+
+log = logging.getLogger(__name__)
+
+# Socket.IO room of the connections that asked for the room list (live counts).
+WATCH_ROOMS = "rooms:watch"
+# How far back each poll re-reads messages stored by other workers.
+SYNC_OVERLAP_SECONDS = 5.0
+
+
+def socket_room(slug: str) -> str:
+    return "room:" + slug
+
+
+def presence_key(slug: str) -> str:
+    return "/chat:" + slug
+
+
+def timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def poll_state(*, moderation_after: int, messages_since: datetime | None) -> dict[str, Any]:
+    """Sync: everything the once-a-second tick reads, in one trip to the database."""
+    return {
+        "rooms": selectors.room_all(),
+        "moderation": selectors.moderation_events_after(after_id=moderation_after),
+        "messages": (
+            selectors.message_texts_since(since=messages_since) if messages_since is not None else []
+        ),
+    }
 
 
 class ChatNamespace(BaseNamespace):
-    schemas = {}
+    schemas = {
+        "list_rooms": ListRoomsPayload,
+        "join": JoinPayload,
+        "leave": LeavePayload,
+        "send_message": SendMessagePayload,
+        "history": HistoryPayload,
+        "set_nickname": SetNicknamePayload,
+    }
+    rate_limits = {
+        "send_message": RateLimit(per_second=settings.CHAT_MESSAGE_RATE, burst=settings.CHAT_MESSAGE_BURST),
+        "join": RateLimit(per_second=5, burst=10),
+        "history": RateLimit(per_second=5, burst=10),
+        "set_nickname": RateLimit(per_second=1, burst=5),
+    }
+
+    def __init__(self, namespace: str, **kwargs: Any) -> None:
+        super().__init__(namespace, **kwargs)
+        self.window_seconds = float(settings.CHAT_TRENDING_WINDOW_SECONDS)
+        # With several workers every worker reads the others' messages (see above).
+        self.sync_from_db = bool(settings.REDIS_URL)
+        self._rooms: dict[str, dict[str, Any]] = {}  # slug -> selectors.room_as_dict
+        self._windows: dict[str, TrendingWindow] = {}
+        self._counted: dict[int, float] = {}  # message id -> its time, recent ones only
+        self._joined: dict[str, set[str]] = {}  # sid -> slugs
+        self._nicknames: dict[str, str] = {}  # sid -> nickname
+        self._last_trending: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._last_members: dict[str, int] = {}
+        self._members_dirty: set[str] = set()
+        self._moderation_after = 0
+        self._last_sync: float | None = None
+        self._tick: Ticker | None = None
+        self._members_tick: Ticker | None = None
+
+    # ----- lifecycle ------------------------------------------------------
+    async def start(self) -> None:
+        self._moderation_after = await db(selectors.moderation_last_id)
+        self._rooms = {room["slug"]: room for room in await db(selectors.room_all)}
+        await self._rebuild_trending(None)
+        self._last_sync = time.time()
+        self._tick = Ticker(name="chat", interval=1.0, callback=self._on_tick, always=True)
+        self._members_tick = Ticker(name="chat-members", interval=0.2, callback=self._push_dirty_members)
+        self._tick.start()
+        self._members_tick.start()
+
+    async def stop(self) -> None:
+        for ticker in (self._tick, self._members_tick):
+            if ticker is not None:
+                await ticker.stop()
+
+    async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
+        nickname = None
+        if identity.session_key:
+            stored = await db(session_get, session_key=identity.session_key, name=services.NICKNAME_SESSION_KEY)
+            try:
+                nickname = services.nickname_clean(stored) if isinstance(stored, str) else None
+            except RealtimeError:
+                nickname = None
+            if nickname is None:
+                nickname = services.nickname_default(seed=identity.key)
+                await db(session_set, session_key=identity.session_key,
+                         name=services.NICKNAME_SESSION_KEY, value=nickname)
+        else:
+            nickname = services.nickname_default(seed=identity.key)
+        self._nicknames[sid] = nickname
+        self._joined[sid] = set()
+
+    async def disconnected(self, sid: str, identity: Identity, reason: str) -> None:
+        self._nicknames.pop(sid, None)
+        for slug in self._joined.pop(sid, set()):
+            await self.presence.leave(presence_key(slug))
+            self._mark_members(slug)
+
+    # ----- events ---------------------------------------------------------
+    async def on_list_rooms(self, sid: str, payload: ListRoomsPayload) -> dict[str, Any]:
+        await self.enter_room(sid, WATCH_ROOMS)
+        rooms = [room for room in self._rooms.values() if room["open"]]
+        return {
+            "rooms": [
+                {
+                    "slug": room["slug"], "name": room["name"], "description": room["description"],
+                    "members": await self.presence.total(presence_key(room["slug"])),
+                }
+                for room in rooms
+            ]
+        }
+
+    async def on_join(self, sid: str, payload: JoinPayload) -> dict[str, Any]:
+        room = await self._room(payload.room)
+        if payload.nickname is not None:
+            await self._set_nickname(sid, payload.nickname)
+        slug = room["slug"]
+        joined = self._joined[sid]
+        if slug not in joined:
+            # Enter before reading the newest messages: a message posted in
+            # between arrives twice (clients de-duplicate by id), never zero times.
+            joined.add(slug)
+            await self.enter_room(sid, socket_room(slug))
+            await self.presence.join(presence_key(slug))
+            self._mark_members(slug)
+        messages = await db(selectors.message_list_newest, room_id=room["id"], room_slug=slug)
+        nickname = self._nicknames[sid]
+        return {
+            "room": {
+                "slug": slug, "name": room["name"], "description": room["description"],
+                "sentences": room["sentences"], "open": room["open"],
+            },
+            "you": {"nickname": nickname, "color": services.nickname_color(nickname)},
+            "messages": messages,
+            "trending": self._trending_payload(slug, time.time()),
+            "members": await self.presence.total(presence_key(slug)),
+        }
+
+    async def on_leave(self, sid: str, payload: LeavePayload) -> dict[str, Any]:
+        slug = await self._joined_room(sid, payload.room)
+        self._joined[sid].discard(slug)
+        await self.leave_room(sid, socket_room(slug))
+        await self.presence.leave(presence_key(slug))
+        self._mark_members(slug)
+        return {}
+
+    async def on_send_message(self, sid: str, payload: SendMessagePayload) -> dict[str, Any]:
+        slug = await self._joined_room(sid, payload.room)
+        room = self._rooms[slug]
+        if not room["open"]:
+            raise RealtimeError(CLOSED, "this room is closed")
+        text = services.message_text_clean(payload.text)
+        nickname = self._nicknames[sid]
+        message, created = await db(
+            services.message_post, room_id=room["id"], room_slug=slug, author=nickname,
+            color=services.nickname_color(nickname), sender_key=self.identity(sid).public_id,
+            text=text, client_id=payload.client_id,
+        )
+        if created:
+            self._count(slug, message["id"], message["text"], timestamp(message["created_at"]))
+            await self.emit("message", message, room=socket_room(slug))
+        return {"message": message}
+
+    async def on_history(self, sid: str, payload: HistoryPayload) -> dict[str, Any]:
+        slug = await self._joined_room(sid, payload.room)
+        messages = await db(
+            selectors.message_list_before, room_id=self._rooms[slug]["id"], room_slug=slug,
+            before_id=payload.before_id, limit=payload.limit,
+        )
+        return {"messages": messages}
+
+    async def on_set_nickname(self, sid: str, payload: SetNicknamePayload) -> dict[str, Any]:
+        nickname = await self._set_nickname(sid, payload.nickname)
+        return {"nickname": nickname, "color": services.nickname_color(nickname)}
+
+    # ----- helpers --------------------------------------------------------
+    async def _room(self, slug: str) -> dict[str, Any]:
+        room = self._rooms.get(slug)
+        if room is None:
+            room = await db(selectors.room_get, slug=slug)
+            if room is None:
+                raise RealtimeError(NOT_FOUND, f"no room {slug!r}")
+            self._rooms[slug] = room
+            await self._rebuild_trending([room["id"]])
+        return room
+
+    async def _joined_room(self, sid: str, slug: str) -> str:
+        if slug not in self._joined.get(sid, ()):
+            await self._room(slug)  # not_found for an unknown room
+            raise RealtimeError(NOT_JOINED, f"join {slug!r} first")
+        if slug not in self._rooms:  # removed in the admin
+            raise RealtimeError(NOT_FOUND, f"no room {slug!r}")
+        return slug
+
+    async def _set_nickname(self, sid: str, value: str) -> str:
+        nickname = services.nickname_clean(value)
+        identity = self.identity(sid)
+        if identity.session_key:
+            await db(session_set, session_key=identity.session_key,
+                     name=services.NICKNAME_SESSION_KEY, value=nickname)
+            # Other tabs of the same browser on this worker follow.
+            for other in list(self._nicknames):
+                if other in self._identities and self._identities[other].key == identity.key:
+                    self._nicknames[other] = nickname
+        self._nicknames[sid] = nickname
+        return nickname
+
+    def _window(self, slug: str) -> TrendingWindow:
+        window = self._windows.get(slug)
+        if window is None:
+            window = self._windows[slug] = TrendingWindow(window=self.window_seconds)
+        return window
+
+    def _count(self, slug: str, message_id: int, text: str, at: float) -> None:
+        if message_id in self._counted:
+            return
+        self._counted[message_id] = at
+        self._window(slug).add(text, now=at)
+
+    def _trending_payload(self, slug: str, now: float) -> dict[str, Any]:
+        words = self._window(slug).top(now=now, limit=DEFAULT_TOP)
+        return {
+            "room": slug,
+            "window_seconds": int(self.window_seconds),
+            "words": [w.as_dict() for w in words],
+        }
+
+    async def _rebuild_trending(self, room_ids: list[int] | None) -> None:
+        since = datetime.now(UTC) - timedelta(seconds=self.window_seconds)
+        by_id = {room["id"]: room["slug"] for room in self._rooms.values()}
+        rows = []
+        if room_ids is None:
+            rows = await db(selectors.message_texts_since, since=since)
+            targets = list(by_id.values())
+        else:
+            for room_id in room_ids:
+                rows += await db(selectors.message_texts_since, since=since, room_id=room_id)
+            targets = [by_id[r] for r in room_ids if r in by_id]
+        for slug in targets:
+            self._windows[slug] = TrendingWindow(window=self.window_seconds)
+        self._counted = {mid: at for mid, at in self._counted.items() if at >= since.timestamp()}
+        for message_id, room_id, text, created_at in rows:
+            slug = by_id.get(room_id)
+            if slug in targets:
+                self._counted.pop(message_id, None)
+                self._count(slug, message_id, text, timestamp(selectors.iso_z(created_at)))
+
+    def _mark_members(self, slug: str) -> None:
+        self._members_dirty.add(slug)
+        if self._members_tick is not None:
+            self._members_tick.mark_dirty()
+
+    async def _push_members(self, slugs: list[str]) -> None:
+        for slug in slugs:
+            count = await self.presence.total(presence_key(slug))
+            if self._last_members.get(slug) != count:
+                self._last_members[slug] = count
+                await self.emit(
+                    "members", {"room": slug, "count": count},
+                    to=[socket_room(slug), WATCH_ROOMS], ignore_queue=True,
+                )
+
+    async def _push_dirty_members(self) -> None:
+        slugs, self._members_dirty = sorted(self._members_dirty), set()
+        await self._push_members(slugs)
+
+    async def _on_tick(self) -> None:
+        now = time.time()
+        since = None
+        if self.sync_from_db:
+            since = datetime.fromtimestamp((self._last_sync or now) - SYNC_OVERLAP_SECONDS, UTC)
+            self._last_sync = now
+        state = await db(poll_state, moderation_after=self._moderation_after, messages_since=since)
+        await self._apply_rooms(state["rooms"])
+        await self._apply_moderation(state["moderation"])
+        by_id = {room["id"]: room["slug"] for room in self._rooms.values()}
+        for message_id, room_id, text, created_at in state["messages"]:
+            if room_id in by_id:
+                self._count(by_id[room_id], message_id, text, timestamp(selectors.iso_z(created_at)))
+        horizon = now - self.window_seconds - 60
+        if self._counted and next(iter(self._counted.values())) < horizon:
+            self._counted = {mid: at for mid, at in self._counted.items() if at >= horizon}
+        await self._push_trending(now)
+        # Counts changed on other workers are only seen by polling.
+        await self._push_members(list(self._rooms))
+
+    async def _apply_rooms(self, rows: list[dict[str, Any]]) -> None:
+        fresh = {row["slug"]: row for row in rows}
+        for slug, row in fresh.items():
+            old = self._rooms.get(slug)
+            self._rooms[slug] = row
+            if old is not None and any(old[k] != row[k] for k in ("open", "name", "description", "sentences")):
+                await self.emit("room", self._room_event(row), to=[socket_room(slug), WATCH_ROOMS],
+                                ignore_queue=True)
+        for slug in [s for s in self._rooms if s not in fresh]:
+            old = self._rooms.pop(slug)
+            self._windows.pop(slug, None)
+            await self.emit("room", {**self._room_event(old), "open": False, "removed": True},
+                            to=[socket_room(slug), WATCH_ROOMS], ignore_queue=True)
+
+    @staticmethod
+    def _room_event(room: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "slug": room["slug"], "name": room["name"], "description": room["description"],
+            "sentences": room["sentences"], "open": room["open"],
+        }
+
+    async def _apply_moderation(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        by_id = {room["id"]: room["slug"] for room in self._rooms.values()}
+        rebuild: set[int] = set()
+        for event in events:
+            self._moderation_after = max(self._moderation_after, event["id"])
+            slug = by_id.get(event["room_id"])
+            if slug is None:
+                continue
+            rebuild.add(event["room_id"])
+            if event["kind"] == "clear":
+                await self.emit("history_cleared", {"room": slug, "up_to_id": event["up_to_id"]},
+                                room=socket_room(slug), ignore_queue=True)
+            else:
+                await self.emit("message_deleted", {"room": slug, "ids": event["message_ids"]},
+                                room=socket_room(slug), ignore_queue=True)
+        await self._rebuild_trending(sorted(rebuild))
+
+    async def _push_trending(self, now: float) -> None:
+        for slug in list(self._windows):
+            payload = self._trending_payload(slug, now)
+            signature = tuple((w["word"], w["count"]) for w in payload["words"])
+            if signature == self._last_trending.get(slug):
+                continue
+            self._last_trending[slug] = signature
+            if self.presence.local(presence_key(slug)):
+                await self.emit("trending", payload, room=socket_room(slug), ignore_queue=True)
