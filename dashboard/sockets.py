@@ -1,5 +1,259 @@
+"""`/map-dashboard`: the live vote map (docs/protocol.md).
+
+Events: `vote`, `get_snapshot`, `reset_votes` (staff) in; `snapshot`, `votes`,
+`viewers` out. Handlers are thin: the base validates, the services write.
+
+Group commit and acks
+    `on_vote` queues the vote with a future and marks the flusher dirty. Once
+    per tick (settings.DASHBOARD_TICK_MS; the first vote after a quiet spell
+    goes at once) the flusher hands everything queued to
+    `services.vote_cast_batch`, ONE transaction, and only after it has
+    committed resolves the futures, so every ack is for a durable vote. A
+    database error answers the whole batch `internal` (the client retries
+    with the same `vote_id`; nothing was committed).
+
+Deltas and versions with several workers
+    Each worker broadcasts the `votes` delta of its own batches only, through
+    the client manager (with REDIS_URL, Redis pub/sub reaches every worker's
+    clients), so no change is sent twice. The version is a column of the
+    voting state row, advanced in the SAME transaction as the counts it
+    describes; every batch takes that row's lock first (PostgreSQL FOR
+    UPDATE, SQLite IMMEDIATE), so versions are gap-free and site-wide, survive
+    restarts, and need no separate counter that could disagree with the data.
+    Publish order must match version order too: a worker holds a short Redis
+    lock (`vm:map:commit`) from before its commit until its delta is
+    published, so deltas enter the pub/sub channel, and reach every client, in
+    version order. Without Redis there is one worker and a local lock does it.
+    A delta carries absolute counts, so a client that missed one (a jump in
+    `version`) is repaired by the snapshot it then asks for.
+
+Admin changes and resets
+    The admin (any process) and `reset_votes` only write the database: they
+    advance the state row's `revision` (and `version` for resets) in their
+    transaction. Every worker's watcher polls that row once per tick and, when
+    `revision` moved, sends a fresh `snapshot` to its own clients
+    (`ignore_queue`): every client gets exactly one, after the commit, however
+    many workers there are, and even when the change came from a management
+    command or another host.
+
+Viewers
+    The watcher also reads the viewer total over all workers
+    (`presence.total`) once per tick and sends `viewers` to its own clients
+    when it changed.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from django.conf import settings
+
 from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.dbaccess import db
+from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RealtimeError
+from votemap_site.realtime.identity import Identity
+from votemap_site.realtime.presence import Presence
+from votemap_site.realtime.ratelimit import RateLimit
+from votemap_site.realtime.ticker import Ticker
+
+from .schemas import GetSnapshotPayload, ResetVotesPayload, VotePayload
+from .selectors import map_snapshot, voting_state_get
+from .services import VoteOutcome, VoteRequest, vote_cast_batch, votes_reset
+
+log = logging.getLogger("dashboard")
+
+# Votes committed in one transaction at most; more wait for the next tick.
+MAX_BATCH = 5000
+COMMIT_LOCK_KEY = "vm:map:commit"
+COMMIT_LOCK_TIMEOUT = 10.0
 
 
 class MapDashboardNamespace(BaseNamespace):
-    schemas = {}
+    schemas = {
+        "vote": VotePayload,
+        "get_snapshot": GetSnapshotPayload,
+        "reset_votes": ResetVotesPayload,
+    }
+
+    def __init__(self, namespace: str, *, presence: Presence) -> None:
+        super().__init__(namespace, presence=presence)
+        # Read when the server is built, so deployments (and tests) can change them.
+        self.rate_limits = {
+            "vote": RateLimit(per_second=settings.DASHBOARD_VOTE_RATE, burst=settings.DASHBOARD_VOTE_BURST),
+        }
+        self.tick = max(0.005, settings.DASHBOARD_TICK_MS / 1000.0)
+        self._pending: list[tuple[VoteRequest, asyncio.Future[VoteOutcome]]] = []
+        self._flusher: Ticker | None = None
+        self._watcher: Ticker | None = None
+        self._local_lock: asyncio.Lock | None = None
+        self._redis: Any = None
+        self._accepting = False
+        # The last revision this worker's clients have been sent (None: no clients).
+        self._seen_revision: int | None = None
+        self._viewers_sent: int | None = None
+        self._snapshot_read: asyncio.Future[dict[str, Any]] | None = None
+        # Counters for tests and benchmarks.
+        self.batches_committed = 0
+        self.deltas_sent = 0
+
+    # ----- lifecycle -----------------------------------------------------
+    async def start(self) -> None:
+        self._local_lock = asyncio.Lock()
+        if settings.REDIS_URL:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(settings.REDIS_URL)
+        self._flusher = Ticker(name="map-votes", interval=self.tick, callback=self._flush)
+        self._watcher = Ticker(name="map-watch", interval=self.tick, callback=self._watch, always=True)
+        self._flusher.start()
+        self._watcher.start()
+        self._accepting = True
+
+    async def stop(self) -> None:
+        self._accepting = False
+        if self._watcher:
+            await self._watcher.stop()
+        if self._flusher and self._local_lock:
+            async with self._local_lock:  # never cancel a batch between commit and acks
+                await self._flusher.stop()
+            await self._flush()  # what was queued before shutdown still gets committed and acked
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
+        snapshot = await self._read_snapshot(shared=True)
+        if self._seen_revision is None:
+            self._seen_revision = snapshot["revision"]
+        elif snapshot["revision"] < self._seen_revision:
+            # An admin change was pushed while this read was in flight: read again.
+            snapshot = await self._read_snapshot(shared=False)
+        await self.emit("snapshot", await self._public_snapshot(snapshot), to=sid)
+
+    # ----- events --------------------------------------------------------
+    async def on_vote(self, sid: str, payload: VotePayload) -> dict[str, Any]:
+        if not self._accepting or self._flusher is None:
+            raise RealtimeError(INTERNAL, "the server is shutting down; retry with the same vote_id")
+        request = VoteRequest(
+            vote_id=uuid.UUID(payload.vote_id) if payload.vote_id else uuid.uuid4(),
+            province=payload.province,
+            direction=payload.direction,
+            voter=self.identity(sid).public_id,
+        )
+        future: asyncio.Future[VoteOutcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((request, future))
+        self._flusher.mark_dirty()
+        outcome = await future
+        return outcome.ack()
+
+    async def on_get_snapshot(self, sid: str, payload: GetSnapshotPayload) -> dict[str, Any]:
+        return await self._public_snapshot(await self._read_snapshot(shared=False))
+
+    async def on_reset_votes(self, sid: str, payload: ResetVotesPayload) -> dict[str, Any]:
+        if not self.identity(sid).is_staff:
+            raise RealtimeError(FORBIDDEN, "resetting the votes needs a staff account")
+        version = await db(votes_reset)
+        log.info("votes reset by staff user %s (version %s)", self.identity(sid).username, version)
+        # Every worker's watcher sees the new revision and sends its clients a snapshot.
+        return {"version": version}
+
+    # ----- snapshots -----------------------------------------------------
+    async def _read_snapshot(self, *, shared: bool) -> dict[str, Any]:
+        """A consistent snapshot from the database. `shared` joins a read already
+        in flight (a burst of connections costs one query, not one each)."""
+        if shared and self._snapshot_read is not None and not self._snapshot_read.done():
+            return await asyncio.shield(self._snapshot_read)
+        read = asyncio.ensure_future(db(map_snapshot))
+        if shared or self._snapshot_read is None or self._snapshot_read.done():
+            self._snapshot_read = read
+        return await asyncio.shield(read)
+
+    async def _public_snapshot(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "version": snapshot["version"],
+            "open": snapshot["open"],
+            "viewers": await self.presence.total(self.presence_key),
+            "provinces": snapshot["provinces"],
+        }
+
+    # ----- the tick: group commit ----------------------------------------
+    @contextlib.asynccontextmanager
+    async def _commit_order(self) -> AsyncIterator[None]:
+        """Held from before a batch's commit until its delta is published."""
+        assert self._local_lock is not None
+        async with self._local_lock:
+            lock = None
+            if self._redis is not None:
+                try:
+                    lock = self._redis.lock(
+                        COMMIT_LOCK_KEY, timeout=COMMIT_LOCK_TIMEOUT, blocking_timeout=COMMIT_LOCK_TIMEOUT
+                    )
+                    if not await lock.acquire():
+                        lock = None
+                except Exception:
+                    log.warning("commit-order lock unavailable; publishing without it", exc_info=True)
+                    lock = None
+            try:
+                yield
+            finally:
+                if lock is not None:
+                    try:
+                        await lock.release()
+                    except Exception:
+                        log.warning("commit-order lock release failed", exc_info=True)
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        async with self._commit_order():
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            if not batch:
+                return
+            try:
+                result = await db(vote_cast_batch, requests=[request for request, _ in batch])
+            except Exception:
+                log.exception("namespace=%s: committing %d votes failed", self.namespace, len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(
+                            RealtimeError(INTERNAL, "the vote could not be stored; retry with the same vote_id")
+                        )
+                return
+            finally:
+                if self._pending and self._flusher is not None:
+                    self._flusher.mark_dirty()
+            self.batches_committed += 1
+            # Committed: now the acks may go out.
+            for (_, future), outcome in zip(batch, result.outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+            delta = result.delta
+            if delta is not None:
+                try:
+                    await self.emit("votes", delta)
+                    self.deltas_sent += 1
+                except Exception:
+                    log.exception("namespace=%s: broadcasting version %s failed", self.namespace, result.version)
+
+    # ----- the tick: admin changes and viewers ---------------------------
+    async def _watch(self) -> None:
+        if self.connection_count() == 0:
+            self._seen_revision = None
+            self._viewers_sent = None
+            return
+        state = await db(voting_state_get)
+        if self._seen_revision is None:
+            self._seen_revision = state.revision
+        elif state.revision != self._seen_revision:
+            assert self._local_lock is not None
+            async with self._local_lock:
+                snapshot = await self._read_snapshot(shared=False)
+                self._seen_revision = max(state.revision, snapshot["revision"])
+                await self.emit("snapshot", await self._public_snapshot(snapshot), ignore_queue=True)
+        viewers = await self.presence.total(self.presence_key)
+        if viewers != self._viewers_sent:
+            self._viewers_sent = viewers
+            await self.emit("viewers", {"count": viewers}, ignore_queue=True)
