@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.room_list, name="rooms"),
+    path("<slug:slug>/", views.room_page, name="room"),
+]

@@ -1,0 +1,46 @@
+// Text helpers for the chat. User text only ever reaches the DOM through
+// text nodes and textContent: highlighting builds <mark> elements around
+// text nodes, never HTML strings.
+
+// Words as the server sees them (chat/trending.py): runs of letters, marks and
+// digits, with inner apostrophes; compared NFC + lower case.
+const WORD_RE = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*/gu;
+
+export function normalizeWord(word) {
+  return word.normalize("NFC").toLowerCase().normalize("NFC").replace(/’/g, "'");
+}
+
+// Append `text` to `parent`, wrapping words found in `trending` (a Set of
+// normalised words) in <mark class="chat-hl">.
+export function appendHighlighted(parent, text, trending) {
+  if (!trending || trending.size === 0) {
+    parent.append(document.createTextNode(text));
+    return;
+  }
+  let last = 0;
+  for (const match of text.matchAll(WORD_RE)) {
+    if (!trending.has(normalizeWord(match[0]))) continue;
+    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
+    const mark = document.createElement("mark");
+    mark.className = "chat-hl";
+    mark.textContent = match[0];
+    parent.append(mark);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+// The reader's local time of an ISO 8601 UTC timestamp.
+export function formatTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return { short: "", full: "" };
+  return { short: timeFormat.format(date), full: fullFormat.format(date) };
+}
+
+// Only colours the server could have sent (#rrggbb) are applied.
+export function safeColor(value) {
+  return typeof value === "string" && /^#[0-9a-fA-F]{6}$/.test(value) ? value : "#1d232b";
+}

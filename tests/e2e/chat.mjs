@@ -1,0 +1,69 @@
+// Two browsers chat in one room: each sees the other's messages, the word
+// cloud fills in, and a message made of HTML is shown as text with no script run.
+import { BASE_URL, PARAMS, newPage, run } from "./browser.mjs";
+
+const XSS = "<img src=x onerror=alert(1)>";
+
+await run(async (browser) => {
+  const alice = await newPage(browser);
+  const bob = await newPage(browser);
+  const dialogs = [];
+  for (const page of [alice, bob]) page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  await alice.addInitScript(() => { window.__xss = 0; });
+  await bob.addInitScript(() => { window.__xss = 0; });
+
+  // Room list with live counts.
+  await alice.goto(`${BASE_URL}/chat/`);
+  await alice.waitForSelector('#connection-badge[data-state="connected"]');
+  const listLinks = await alice.$$eval(".chat-room-card a", (as) => as.map((a) => a.getAttribute("href")));
+
+  await alice.goto(`${BASE_URL}/chat/cats/`);
+  await bob.goto(`${BASE_URL}/chat/cats/`);
+  for (const page of [alice, bob]) {
+    await page.waitForSelector('#connection-badge[data-state="connected"]');
+    await page.waitForFunction(() => document.getElementById("chat-members-count").textContent === "2");
+  }
+
+  // Alice renames herself, then both talk.
+  await alice.click("#chat-nick-edit");
+  await alice.fill("#chat-nick-input", "Alice");
+  await alice.press("#chat-nick-input", "Enter");
+  await alice.waitForFunction(() => document.getElementById("chat-nickname").textContent === "Alice");
+
+  const sendDisabledWhenEmpty = await alice.$eval("#chat-send", (b) => b.disabled);
+  await alice.fill("#chat-input", "   ");
+  await alice.press("#chat-input", "Enter");
+  await alice.fill("#chat-input", "Mi gato persigue ratones, el gato nunca duerme");
+  const counter = await alice.textContent("#chat-counter");
+  await alice.press("#chat-input", "Enter");
+  await bob.waitForFunction(() => [...document.querySelectorAll(".chat-text")].some((p) => p.textContent.includes("persigue ratones")));
+  await bob.fill("#chat-input", XSS);
+  await bob.click("#chat-send");
+  await alice.waitForFunction((xss) => [...document.querySelectorAll(".chat-text")].some((p) => p.textContent === xss), XSS);
+
+  // The cloud shows "gato" (2 uses) and the message highlights it.
+  await bob.waitForSelector(".chat-word", { timeout: 5000 });
+  await bob.waitForFunction(() => [...document.querySelectorAll(".chat-word")].some((w) => w.textContent === "gato"));
+  const cloud = await bob.$$eval(".chat-word", (ws) => ws.map((w) => ({ word: w.textContent, title: w.title })));
+  const highlighted = await bob.$$eval(".chat-hl", (ms) => ms.map((m) => m.textContent));
+
+  await new Promise((r) => setTimeout(r, 500));
+  const result = {
+    listLinks,
+    sendDisabledWhenEmpty,
+    counter,
+    aliceTexts: await alice.$$eval(".chat-text", (ps) => ps.map((p) => p.textContent)),
+    bobTexts: await bob.$$eval(".chat-text", (ps) => ps.map((p) => p.textContent)),
+    bobAuthors: await bob.$$eval(".chat-author", (as) => as.map((a) => a.textContent)),
+    imgCount: (await alice.$$eval(".chat-messages img", (i) => i.length)) + (await bob.$$eval(".chat-messages img", (i) => i.length)),
+    dialogs,
+    cloud,
+    highlighted,
+    errors: [...alice.errors, ...bob.errors],
+  };
+  if (PARAMS.screenshot) {
+    await bob.setViewportSize({ width: 1280, height: 800 });
+    await bob.screenshot({ path: PARAMS.screenshot });
+  }
+  return result;
+});
