@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "grid_game"
+
+urlpatterns = [
+    path("", views.arena_list, name="arena_list"),
+    path("<slug:slug>/", views.arena_page, name="arena"),
+]

@@ -1,0 +1,73 @@
+// Two players in the main arena: one presses ArrowRight (or ArrowLeft at the
+// right wall), the other page sees the move. Optional screenshots.
+import { run, newPage, BASE_URL, PARAMS } from "./browser.mjs";
+
+const arena = PARAMS.arena || "main";
+
+async function joined(page) {
+  await page.waitForFunction(() => window.gridGame && window.gridGame.youId && window.gridGame.state, null, { timeout: 15000 });
+  return page.evaluate(() => {
+    const g = window.gridGame;
+    const me = g.state.players.find((p) => p.id === g.youId);
+    return { id: g.youId, x: me.x, y: me.y, width: document.querySelectorAll('[role="gridcell"]').length };
+  });
+}
+
+await run(async (browser) => {
+  const viewport = PARAMS.viewport || { width: 1280, height: 800 };
+  const a = await newPage(browser, { viewport });
+  const b = await newPage(browser, { viewport });
+  await a.goto(`${BASE_URL}/game/${arena}/`);
+  await b.goto(`${BASE_URL}/game/${arena}/`);
+  const youA = await joined(a);
+  const youB = await joined(b);
+  const cells = youA.width;
+  const rows = await a.locator('[role="grid"] [role="row"]').count();
+  const columns = await a.evaluate(() => document.querySelectorAll('[role="gridcell"]').length / document.querySelectorAll('[role="row"]').length);
+  const key = youA.x < columns - 1 ? "ArrowRight" : "ArrowLeft";
+  const expectedX = key === "ArrowRight" ? youA.x + 1 : youA.x - 1;
+  await a.locator("#game-board").focus();
+  await a.keyboard.press(key);
+  // The mover's own page shows it at once (optimistic) and keeps it after the server's state.
+  await a.waitForFunction((x) => document.querySelector(".game-cell.is-you")?.dataset.x === String(x), expectedX, { timeout: 5000 });
+  // The second page sees the move through the server.
+  await b.waitForFunction(
+    ([id, x, y]) => {
+      const p = window.gridGame.state.players.find((q) => q.id === id);
+      return p && p.x === x && p.y === y;
+    },
+    [youA.id, expectedX, youA.y],
+    { timeout: 5000 },
+  );
+  const cellOnB = await b.evaluate(([x, y]) => {
+    const cell = document.querySelector(`.game-cell[data-x="${x}"][data-y="${y}"]`);
+    return { hasPlayer: cell.classList.contains("has-player"), label: cell.getAttribute("aria-label") };
+  }, [expectedX, youA.y]);
+  // WASD and the on-screen buttons move too (server-confirmed position).
+  const before = await a.evaluate(() => window.gridGame.shown);
+  await a.locator('.game-pad [data-direction="down"]').click();
+  await a.keyboard.press("w");
+  await a.waitForTimeout(400);
+  const after = await a.evaluate(() => {
+    const g = window.gridGame;
+    const me = g.state.players.find((p) => p.id === g.youId);
+    return { x: me.x, y: me.y };
+  });
+  const badge = await a.locator("#connection-badge").getAttribute("data-state");
+  if (PARAMS.screenshot) {
+    await b.screenshot({ path: PARAMS.screenshot, fullPage: false });
+  }
+  if (PARAMS.phoneScreenshot) {
+    const phone = await newPage(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await phone.goto(`${BASE_URL}/game/${arena}/`);
+    await joined(phone);
+    await phone.screenshot({ path: PARAMS.phoneScreenshot, fullPage: false });
+    const fits = await phone.evaluate(() => document.getElementById("game-board").getBoundingClientRect().right <= window.innerWidth);
+    if (!fits) throw new Error("the board does not fit a phone screen");
+    await phone.close();
+  }
+  return {
+    cells, rows, columns, key, youA, youB, expectedX, cellOnB, before, after, badge,
+    errors: [...a.errors, ...b.errors],
+  };
+});

@@ -1,0 +1,23 @@
+"""Browser test: a player presses ArrowRight and a second page sees the move."""
+
+import pytest
+
+from grid_game.models import Arena
+from tests.conftest import run_browser_script
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+def test_arrow_key_move_is_seen_by_a_second_page(browser_available, live_site):
+    Arena.objects.update_or_create(
+        slug="main", defaults={"name": "Main arena", "width": 20, "height": 10, "max_players": 32, "coins": 3}
+    )
+    result = run_browser_script("grid_game", base_url=live_site.url)
+    assert result["cells"] == 200 and result["rows"] == 10 and result["columns"] == 20
+    assert result["youA"]["id"] != result["youB"]["id"]
+    assert result["cellOnB"]["hasPlayer"] is True
+    assert result["badge"] == "connected"
+    # Down then up (pad button, then W) brings the player back to the same row
+    # unless a wall stopped one of them.
+    assert result["after"]["x"] == result["expectedX"]
+    assert result["errors"] == []
