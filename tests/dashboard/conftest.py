@@ -1,6 +1,22 @@
 import pytest
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "map_settings(**values): Django settings applied before the live server is built"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _map_settings(request, settings):
+    """Apply `@pytest.mark.map_settings(DASHBOARD_VOTE_BURST=...)` before `live_site` builds the server
+    (the namespace reads its rate limits and tick when it is constructed)."""
+    marker = request.node.get_closest_marker("map_settings")
+    if marker:
+        for name, value in marker.kwargs.items():
+            setattr(settings, name, value)
+
+
 @pytest.fixture
 def provinces(db):
     """The 52 provinces and the voting state row (a transactional test's flush removes
@@ -8,3 +24,13 @@ def provinces(db):
     from dashboard.services import provinces_seed
 
     provinces_seed()
+
+
+@pytest.fixture
+def staff_user(db, django_user_model):
+    return django_user_model.objects.create_user("organiser", password="pw-for-tests-only", is_staff=True)
+
+
+@pytest.fixture
+def plain_user(db, django_user_model):
+    return django_user_model.objects.create_user("visitor", password="pw-for-tests-only")
