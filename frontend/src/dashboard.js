@@ -166,6 +166,9 @@ ui.list.addEventListener("click", (e) => {
 
 // Voting -------------------------------------------------------------------
 let feedbackSeq = 0;
+// Tally of this page's votes by outcome (handy in the console during a demo).
+const stats = { sent: 0, ok: 0, rejected: {} };
+window.vmStats = stats;
 function showFeedback(el, text, tone) {
   el.textContent = text;
   el.dataset.tone = tone;
@@ -208,11 +211,14 @@ async function vote(direction, { code = selected, bot = false } = {}) {
     },
   });
   button.classList.remove("is-sending");
+  stats.sent += 1;
+  if (reply.ok) stats.ok += 1;
+  else stats.rejected[reply.error?.code] = (stats.rejected[reply.error?.code] || 0) + 1;
   if (reply.ok) {
     const votes = reply.data?.votes;
     const text = direction === "up"
-      ? gettext("👍 Counted: %(name)s now has %(votes)s.")
-      : gettext("👎 Counted: %(name)s now has %(votes)s.");
+      ? gettext("Vote up counted: %(name)s now has %(votes)s.")
+      : gettext("Vote down counted: %(name)s now has %(votes)s.");
     showFeedback(ui.feedback, interpolate(text, { name, votes: votesText(Number(votes) || 0) }, true), "ok");
     ui.feedback.dataset.result = "ok";
   } else {

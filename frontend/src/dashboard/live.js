@@ -69,7 +69,7 @@ export function startLiveMap({
 
   function renderTop() {
     if (!topEl) return;
-    const rows = state.top(topSize, atlas).map((row) => {
+    const rows = state.top(topSize, atlas).filter((row) => row.votes > 0).map((row) => {
       const li = document.createElement("li");
       li.dataset.code = row.code;
       const name = document.createElement("span");
@@ -82,6 +82,12 @@ export function startLiveMap({
       li.append(name, votes);
       return li;
     });
+    if (!rows.length && state.ready) {
+      const li = document.createElement("li");
+      li.className = "vm-top-empty";
+      li.textContent = gettext("No votes yet: be the first!");
+      rows.push(li);
+    }
     topEl.replaceChildren(...rows);
   }
 
@@ -120,6 +126,7 @@ export function startLiveMap({
     all = false;
     renderTop();
     renderViewers();
+    if (state.ready) mapContainer.dataset.version = String(state.version);
     onChange(codes);
   }
   function schedule() {

@@ -9,6 +9,8 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const WIDTH = 960;
 const PAD = 10;
 const LABEL_PX = 12; // label size on screen, whatever the map's size
+const MIN_SIZE = 14; // provinces smaller than this (Ceuta, Melilla) get a round marker
+const MARKER_R = 9;
 
 function svgEl(name, attrs = {}) {
   const el = document.createElementNS(SVG_NS, name);
@@ -72,8 +74,17 @@ export function createMap(container, { features, interactive = true, onSelect = 
 
   const items = new Map(); // code -> {path, label, d}
   for (const f of features) {
-    const d = path(f);
+    let d = path(f);
     if (!d) continue;
+    // A province too small to see or tap (Ceuta, Melilla: a few pixels) is
+    // drawn as a round marker on its place, so it is coloured, clickable and
+    // flashes like the others.
+    const [[bx0, by0], [bx1, by1]] = path.bounds(f);
+    if (bx1 - bx0 < MIN_SIZE && by1 - by0 < MIN_SIZE) {
+      const [cx, cy] = [(bx0 + bx1) / 2, (by0 + by1) / 2];
+      d = `M${(cx - MARKER_R).toFixed(1)},${cy.toFixed(1)}a${MARKER_R},${MARKER_R} 0 1,0 ${2 * MARKER_R},0`
+        + `a${MARKER_R},${MARKER_R} 0 1,0 ${-2 * MARKER_R},0Z`;
+    }
     const el = svgEl("path", { d, class: "vm-province", "data-code": f.id });
     if (interactive) {
       el.setAttribute("tabindex", "0");

@@ -1,0 +1,59 @@
+"""The vote map in Debian's Chromium (playwright-core) against a live server."""
+
+import pytest
+
+from tests.conftest import run_browser_script
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CODES = [f"{n:02d}" for n in range(1, 53)]
+
+
+@pytest.fixture
+def provinces(live_site):
+    """The 52 provinces (a transactional test flushes the data migration's rows)."""
+    from dashboard.ine import PROVINCES
+    from dashboard.models import Province
+
+    if Province.objects.count() != 52:
+        Province.objects.all().delete()
+        Province.objects.bulk_create(Province(code=code, name=name) for code, name in PROVINCES)
+    return live_site
+
+
+def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
+    from dashboard.models import Province
+
+    result = run_browser_script("dashboard", base_url=provinces.url)
+    assert result["errors"] == []
+
+    assert result["map"]["paths"] == 52
+    assert result["map"]["codes"] == CODES
+    assert result["map"]["focusable"] == 52
+    assert result["map"]["labels"] == 52
+    assert result["map"]["canaryInside"] is True
+    assert result["map"]["insetBorder"] is True
+    assert result["map"]["legend"] >= 2
+
+    assert result["selectedName"] == "Madrid"
+    assert result["seenWithinMs"] <= 1000
+    assert "Madrid" in result["upFeedback"]
+    assert result["tooltip"] and "Madrid" in result["tooltip"]
+    assert result["visibleOptions"] == ["08"]
+    assert result["selectedFromList"] == "Barcelona"
+    assert result["tappedName"] == "Palmas, Las"
+
+    assert result["limitedFeedback"] and "try again in" in result["limitedFeedback"][0]
+    assert result["sevilla"][0] == result["sevilla"][1]
+    assert result["flashed"]["up28"] and result["flashed"]["down28"] and result["flashed"]["up08"]
+    assert result["flashed"]["up41"] >= 1
+    assert int(result["viewers"]) >= 2
+
+    counts = dict(Province.objects.values_list("code", "votes"))
+    assert counts["28"] == 0  # one up, one down
+    assert counts["08"] == 1
+    assert counts["35"] == 1
+    assert str(counts["41"]) == result["sevilla"][0]
+    assert counts["41"] == result["okAcks"] >= 1  # every acked vote counted once
+    assert set(result["rejected"]) == {"rate_limited"}
+    assert result["top"][0] == "41"
