@@ -57,3 +57,39 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert counts["41"] == result["okAcks"] >= 1  # every acked vote counted once
     assert set(result["rejected"]) == {"rate_limited"}
     assert result["top"][0] == "41"
+
+
+def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, make_session) -> None:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from dashboard.models import Province
+
+    staff = get_user_model().objects.create_user("organiser", password="pw", is_staff=True)
+    cookie = make_session(user=staff)
+    result = run_browser_script(
+        "dashboard_live", base_url=provinces.url, timeout=150,
+        cookieName=settings.SESSION_COOKIE_NAME, staffSession=cookie[settings.SESSION_COOKIE_NAME],
+    )
+    assert result["errors"] == []
+
+    assert result["present"]["paths"] == 52
+    assert result["present"]["focusable"] == 0  # the presenter view only watches
+    assert result["present"]["qrLoaded"] is True
+    assert result["present"]["url"] == f"{provinces.url}/map/"
+
+    # The bot sent both directions and they were acked by the server.
+    assert result["botStats"]["up"] >= 5 and result["botStats"]["down"] >= 1
+    assert result["botStats"]["running"] is False
+    assert result["botTotal"] > 0 and result["presentTop"] >= 1
+    assert result["presentViewers"] >= 2
+
+    # The vote queued while offline was delivered once; both pages agree.
+    assert result["offlineBadge"] in {"offline", "reconnecting"}
+    assert result["afterReconnect"]["a"] == result["afterReconnect"]["b"] == result["afterReconnect"]["expected"]
+    assert result["afterReconnect"]["aStats"]["ok"] == 1
+
+    assert result["visitorHasReset"] is False
+    assert "reset" in result["resetFeedback"].lower()
+    assert result["presentTopAfterReset"] == 0
+    assert sum(Province.objects.values_list("votes", flat=True)) == 0

@@ -1,0 +1,91 @@
+// The vote map beyond one vote: the presenter view follows the votes of the
+// demo bot (`?auto_vote=`), a page that loses its connection converges
+// through the snapshot when it comes back and delivers the vote it queued,
+// and a staff page resets the votes for everyone.
+import { BASE_URL, PARAMS, newPage, run } from "./browser.mjs";
+
+async function open(browser, path, options = {}) {
+  const page = await newPage(browser, { viewport: { width: 1280, height: 860 }, ...options });
+  await page.goto(`${BASE_URL}${path}`);
+  await page.waitForSelector('#connection-badge[data-state="connected"]', { timeout: 15000 });
+  await page.waitForSelector("#vm-map[data-version]", { timeout: 15000 });
+  return page;
+}
+
+await run(async (browser) => {
+  const result = {};
+  const present = await open(browser, "/map/present/", { viewport: { width: 1920, height: 1080 } });
+  result.present = await present.evaluate(() => {
+    const qr = document.querySelector("img.vm-qr");
+    return {
+      paths: document.querySelectorAll(".vm-province").length,
+      focusable: document.querySelectorAll(".vm-province[tabindex]").length,
+      qrLoaded: qr.complete && qr.naturalWidth > 0,
+      qrAlt: qr.alt,
+      url: document.querySelector(".vm-join-url").textContent.trim(),
+    };
+  });
+
+  // The demo bot votes on its own, up and down, and the presenter follows.
+  const bot = await open(browser, "/map/?auto_vote=100");
+  await bot.waitForFunction(() => window.vmBot && window.vmBot.stats.up >= 5 && window.vmBot.stats.down >= 1,
+    null, { timeout: 40000 });
+  await bot.click("#vm-bot-toggle"); // pause it
+  result.botText = await bot.textContent("#vm-bot-text");
+  result.botStats = await bot.evaluate(() => ({ ...window.vmBot.stats, running: window.vmBot.running }));
+  await bot.waitForTimeout(1500); // let the last acks and deltas land
+  const botTotal = await bot.textContent("#vm-map").then(() => bot.evaluate(
+    () => [...document.querySelectorAll(".vm-label")].reduce((s, el) => s + Number(el.textContent || 0), 0)));
+  await present.waitForFunction((n) => document.querySelector("[data-vm-total]").textContent === String(n),
+    botTotal, { timeout: 5000 });
+  result.botTotal = botTotal;
+  result.presentTop = await present.$$eval("#vm-top li[data-code]", (lis) => lis.length);
+  result.presentViewers = Number(await present.textContent("[data-vm-viewers]"));
+
+  // Offline: the page notices, a vote made meanwhile waits; elsewhere votes go on.
+  const a = await open(browser, "/map/");
+  const b = await open(browser, "/map/");
+  await a.click('.vm-province[data-code="15"]');
+  await b.click('.vm-province[data-code="15"]');
+  const start = Number(await a.textContent('.vm-label[data-code="15"]'));
+  await a.context().setOffline(true);
+  await a.waitForSelector('#connection-badge:not([data-state="connected"])', { timeout: 10000 });
+  result.offlineBadge = await a.getAttribute("#connection-badge", "data-state");
+  await a.click("#vm-up"); // queued until the connection is back
+  for (let i = 0; i < 3; i++) {
+    await b.click("#vm-up");
+    await b.waitForFunction((n) => window.vmStats.ok === n, i + 1);
+  }
+  await a.context().setOffline(false);
+  await a.waitForSelector('#connection-badge[data-state="connected"]', { timeout: 20000 });
+  await a.waitForSelector('#vm-feedback[data-result="ok"]', { timeout: 20000 });
+  const converged = (n) => document.querySelector('.vm-label[data-code="15"]').textContent === String(n);
+  await a.waitForFunction(converged, start + 4, { timeout: 5000 });
+  await b.waitForFunction(converged, start + 4, { timeout: 5000 });
+  result.afterReconnect = {
+    a: Number(await a.textContent('.vm-label[data-code="15"]')),
+    b: Number(await b.textContent('.vm-label[data-code="15"]')),
+    expected: start + 4,
+    aStats: await a.evaluate(() => window.vmStats),
+  };
+
+  // Staff: the reset button empties the map for everyone.
+  const staff = await newPage(browser, { viewport: { width: 1280, height: 860 } });
+  await staff.context().addCookies([{ name: PARAMS.cookieName, value: PARAMS.staffSession, url: BASE_URL }]);
+  await staff.goto(`${BASE_URL}/map/`);
+  await staff.waitForSelector("#vm-map[data-version]", { timeout: 15000 });
+  result.visitorHasReset = (await a.$("#vm-reset")) !== null;
+  staff.on("dialog", (dialog) => dialog.accept());
+  await staff.click("#vm-reset");
+  await staff.waitForSelector('#vm-reset-feedback[data-tone="ok"]', { timeout: 10000 });
+  result.resetFeedback = await staff.textContent("#vm-reset-feedback");
+  await present.waitForFunction(() => document.querySelector("[data-vm-total]").textContent === "0", null, { timeout: 5000 });
+  await a.waitForFunction(() => [...document.querySelectorAll(".vm-label")].every((el) => el.textContent === "0"),
+    null, { timeout: 5000 });
+  result.presentTopAfterReset = await present.$$eval("#vm-top li[data-code]", (lis) => lis.length);
+
+  result.errors = [present, bot, a, b, staff].flatMap((p) => p.errors)
+    // the offline page logs its failed reconnection attempts; anything else counts
+    .filter((e) => !/ERR_INTERNET_DISCONNECTED|WebSocket connection to .* failed/.test(e));
+  return result;
+});
