@@ -156,4 +156,4 @@ def test_pages_in_spanish(client: Client) -> None:
 def test_javascript_catalog_has_the_map_strings_in_spanish(client: Client) -> None:
     js = client.get("/jsi18n/", headers={"accept-language": "es"}).content.decode()
     assert "Demasiados votos" in js
-    assert "La votación está cerrada" in js
+    assert "cerrada ahora mismo" in js
