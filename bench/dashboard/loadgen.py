@@ -1,0 +1,514 @@
+"""Load generator for `/map-dashboard`: viewers, voters, vote-to-visible latency.
+
+Speaks Engine.IO v4 + Socket.IO v5 over raw WebSockets (an asyncio Protocol
+per connection, hand-written RFC 6455 framing, uvloop), so one process can
+hold thousands of connections and tens of thousands of messages a second
+without being the bottleneck; its own CPU use is measured and reported.
+
+    python bench/dashboard/loadgen.py --url http://127.0.0.1:8000 \
+        --viewers 1000 --rate 3000 --duration 10 --json out.json
+
+- `--viewers` connections only listen (no session cookie: anonymous).
+- ceil(rate / max-voter-rate) voter connections send `vote` (`up`, random
+  province, a fresh uuid4 `vote_id`) open-loop, round-robin, so each sends
+  at most `--max-voter-rate` (default 8) votes/s. Voters receive the
+  broadcasts too, like every phone in the room.
+- Vote-to-visible latency of a vote: from sending it until the LAST viewer
+  has received a `votes` delta whose absolute count for that province is at
+  least the count the vote's ack reported (votes are only `up`, so counts
+  never fall; the ack's count includes the vote). Matching is done after the
+  run against the recorded delta stream, so acks and deltas may arrive in
+  any order.
+- `--db` (a SQLite file) checks afterwards that every acked `vote_id` is in
+  `dashboard_vote`.
+
+Prints one JSON object (and writes it to `--json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import bisect
+import json
+import math
+import os
+import random
+import resource
+import sqlite3
+import sys
+import time
+import uuid
+from collections import Counter
+from urllib.parse import urlsplit
+
+NAMESPACE = "/map-dashboard"
+NS_PREFIX = NAMESPACE + ","
+PROVINCES = [f"{n:02d}" for n in range(1, 53)]
+# Sent: Engine.IO MESSAGE ("4") + Socket.IO CONNECT ("0") to the namespace.
+OPEN_NS = ("40" + NS_PREFIX).encode()
+# Received, after the Engine.IO "4": the Socket.IO packet type and namespace.
+CONNECTED_PREFIX = ("0" + NS_PREFIX).encode()
+EVENT_PREFIX = ("2" + NS_PREFIX).encode()
+ACK_PREFIX = ("3" + NS_PREFIX).encode()
+ERROR_PREFIX = ("4" + NS_PREFIX).encode()
+VOTES_PREFIX = EVENT_PREFIX + b'["votes",'
+SNAPSHOT_PREFIX = EVENT_PREFIX + b'["snapshot",'
+
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of another process (the server) from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def mask_frame(opcode: int, payload: bytes) -> bytes:
+    """A final client frame, masked with a random key as RFC 6455 requires."""
+    length = len(payload)
+    key = os.urandom(4)
+    if length < 126:
+        header = bytes((0x80 | opcode, 0x80 | length))
+    elif length < 65536:
+        header = bytes((0x80 | opcode, 0xFE)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0xFF)) + length.to_bytes(8, "big")
+    if length:
+        repeated = (key * (length // 4 + 1))[:length]
+        masked = (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(length, "little")
+    else:
+        masked = b""
+    return header + key + masked
+
+
+class Conn(asyncio.Protocol):
+    """One Socket.IO client on the WebSocket transport."""
+
+    def __init__(self, gen: "LoadGen", role: str, host: str) -> None:
+        self.gen = gen
+        self.role = role
+        self.host = host
+        self.transport: asyncio.Transport | None = None
+        self.handshaken = False
+        self.buf = b""
+        self.fragments: list[bytes] = []
+        self.ready = asyncio.get_running_loop().create_future()
+        self.closed = False
+        self.last_version: int | None = None
+        self.next_ack = 0
+        self.pending: dict[int, tuple[float, str, str]] = {}
+
+    # ----- transport -------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+            f"Host: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        transport.write(request.encode())  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"connection lost during set-up: {exc}"))
+        else:
+            self.gen.on_lost(self)
+
+    def send_text(self, text: str) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(mask_frame(1, text.encode()))
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(mask_frame(8, (1000).to_bytes(2, "big")))
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        buf = self.buf + data if self.buf else data
+        if not self.handshaken:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            status = buf[: buf.find(b"\r\n")]
+            if b" 101 " not in status:
+                self.ready.set_exception(ConnectionError(status.decode(errors="replace")))
+                self.transport.close()
+                return
+            self.handshaken = True
+            buf = buf[end + 4 :]
+        pos = 0
+        size = len(buf)
+        while size - pos >= 2:
+            b0 = buf[pos]
+            length = buf[pos + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                head = 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            end = pos + head + length
+            if end > size:
+                break
+            payload = buf[pos + head : end]
+            pos = end
+            opcode = b0 & 0x0F
+            if opcode == 1 or (opcode == 0 and self.fragments):
+                if not b0 & 0x80:  # a fragment: keep until the final one
+                    self.fragments.append(payload)
+                    continue
+                if self.fragments:
+                    self.fragments.append(payload)
+                    payload = b"".join(self.fragments)
+                    self.fragments = []
+                self.on_text(payload, now)
+            elif opcode == 9:  # ping -> pong
+                self.transport.write(mask_frame(10, payload))
+            elif opcode == 8:
+                self.transport.close()
+                return
+        self.buf = buf[pos:] if pos < size else b""
+
+    # ----- Engine.IO / Socket.IO ----------------------------------------------
+    def on_text(self, payload: bytes, now: float) -> None:
+        kind = payload[:1]
+        if kind == b"4":
+            if payload.startswith(VOTES_PREFIX, 1):
+                self.gen.on_votes(self, payload, now)
+            elif payload.startswith(ACK_PREFIX, 1):
+                self.gen.on_ack(self, payload, now)
+            elif payload.startswith(SNAPSHOT_PREFIX, 1):
+                self.gen.on_snapshot(self, payload, now)
+            elif payload.startswith(CONNECTED_PREFIX, 1):
+                pass  # namespace connected; the snapshot follows
+            elif payload.startswith(ERROR_PREFIX, 1):
+                if not self.ready.done():
+                    self.ready.set_exception(ConnectionError(payload.decode()))
+        elif kind == b"2":  # Engine.IO ping
+            self.transport.write(mask_frame(1, b"3"))
+        elif kind == b"0":  # Engine.IO open
+            self.transport.write(mask_frame(1, OPEN_NS))
+        elif kind == b"1":
+            self.transport.close()
+
+    def send_vote(self, now: float) -> str:
+        ack_id = self.next_ack
+        self.next_ack += 1
+        vote_id = str(uuid.uuid4())
+        province = random.choice(PROVINCES)
+        self.pending[ack_id] = (now, vote_id, province)
+        self.send_text(
+            f'42{NS_PREFIX}{ack_id}["vote",{{"province":"{province}","direction":"up","vote_id":"{vote_id}"}}]'
+        )
+        return vote_id
+
+
+class LoadGen:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        parts = urlsplit(args.url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.viewers: list[Conn] = []
+        self.voters: list[Conn] = []
+        # delta stream: version -> (first receive time, counts); completion per version
+        self.deltas: dict[int, dict[str, int]] = {}
+        self.remaining: dict[int, int] = {}
+        self.all_seen: dict[int, float] = {}
+        self.first_seen: dict[int, float] = {}
+        self.parsed: dict[bytes, int] = {}
+        self.snapshot_counts: dict[str, int] | None = None
+        self.snapshot_version = 0
+        self.viewer_total = 0
+        self.gaps = 0
+        self.lost = 0
+        self.acks: list[tuple[float, float, str, int, int, str]] = []
+        self.errors: Counter[str] = Counter()
+        self.sent = 0
+        self.stopping = False
+
+    # ----- callbacks from connections -------------------------------------
+    def on_snapshot(self, conn: Conn, payload: bytes, now: float) -> None:
+        data = json.loads(payload[1 + len(EVENT_PREFIX) :])[1]
+        conn.last_version = data["version"]
+        if self.snapshot_counts is None:
+            self.snapshot_counts = {p["code"]: p["votes"] for p in data["provinces"]}
+            self.snapshot_version = data["version"]
+        if not conn.ready.done():
+            conn.ready.set_result(None)
+
+    def on_votes(self, conn: Conn, payload: bytes, now: float) -> None:
+        version = self.parsed.get(payload)
+        if version is None:
+            data = json.loads(payload[1 + len(EVENT_PREFIX) :])[1]
+            version = data["version"]
+            if version not in self.deltas:
+                self.deltas[version] = data["counts"]
+                self.first_seen[version] = now
+                self.remaining[version] = self.viewer_total
+            if len(self.parsed) > 256:
+                self.parsed.clear()
+            self.parsed[payload] = version
+        last = conn.last_version
+        if last is not None and version != last + 1 and version > last:
+            self.gaps += 1
+        conn.last_version = version
+        if conn.role == "viewer":
+            left = self.remaining[version] - 1
+            self.remaining[version] = left
+            if left == 0:
+                self.all_seen[version] = now
+
+    def on_ack(self, conn: Conn, payload: bytes, now: float) -> None:
+        body = payload[1 + len(ACK_PREFIX) :]
+        bracket = body.find(b"[")
+        ack_id = int(body[:bracket])
+        sent_at, vote_id, province = conn.pending.pop(ack_id)
+        envelope = json.loads(body[bracket:])[0]
+        if envelope.get("ok"):
+            data = envelope["data"]
+            self.acks.append((sent_at, now, province, data["votes"], data["version"], vote_id))
+        else:
+            self.errors[envelope.get("error", {}).get("code", "?")] += 1
+
+    def on_lost(self, conn: Conn) -> None:
+        if not self.stopping:
+            self.lost += 1
+
+    # ----- phases ------------------------------------------------------------
+    async def open(self, role: str, count: int) -> list[Conn]:
+        loop = asyncio.get_running_loop()
+        sem = asyncio.Semaphore(self.args.connect_concurrency)
+        conns: list[Conn] = []
+
+        async def one() -> None:
+            async with sem:
+                for attempt in range(5):
+                    try:
+                        _, conn = await loop.create_connection(
+                            lambda: Conn(self, role, f"{self.host}:{self.port}"), self.host, self.port
+                        )
+                        await asyncio.wait_for(conn.ready, 30)
+                        conns.append(conn)
+                        return
+                    except (OSError, asyncio.TimeoutError, ConnectionError):
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                raise ConnectionError(f"could not open a {role} connection")
+
+        await asyncio.gather(*(one() for _ in range(count)))
+        return conns
+
+    async def run(self) -> dict:
+        args = self.args
+        self.stopping = False
+        started = time.perf_counter()
+        n_voters = max(1, math.ceil(args.rate / args.max_voter_rate)) if args.rate > 0 else 0
+        self.viewers = await self.open("viewer", args.viewers)
+        self.viewer_total = len(self.viewers)
+        self.voters = await self.open("voter", n_voters) if n_voters else []
+        connect_seconds = time.perf_counter() - started
+        await asyncio.sleep(1.0)  # let connect-time snapshots and `viewers` settle
+
+        interval = 0.005
+        begin = time.perf_counter()
+        warm_end = begin + args.warmup
+        end = warm_end + args.duration
+        cpu0 = wall0 = None
+        server_cpu0 = None
+        sent_in_window: list[str] = []
+        window_first = None
+        index = 0
+        due = 0.0
+        last = begin
+        while True:
+            now = time.perf_counter()
+            if now >= end:
+                break
+            if cpu0 is None and now >= warm_end:
+                cpu0, wall0 = cpu_seconds(), now
+                server_cpu0 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+                window_first = len(self.acks)
+            due += (now - last) * args.rate
+            last = now
+            burst = int(due)
+            due -= burst
+            for _ in range(burst):
+                voter = self.voters[index % n_voters]
+                index += 1
+                vote_id = voter.send_vote(now)
+                self.sent += 1
+                if now >= warm_end:
+                    sent_in_window.append(vote_id)
+            await asyncio.sleep(interval)
+        cpu1, wall1 = cpu_seconds(), time.perf_counter()
+        server_cpu1 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+        acks_at_end = len(self.acks)
+        # Drain: wait for outstanding acks and for the last deltas to reach every viewer.
+        drain_deadline = time.perf_counter() + args.drain
+        while time.perf_counter() < drain_deadline:
+            outstanding = sum(len(v.pending) for v in self.voters)
+            if outstanding == 0 and self._all_delivered():
+                break
+            await asyncio.sleep(0.05)
+        self.stopping = True
+        measured_seconds = wall1 - wall0
+        result = self.summarise(sent_in_window, wall0, wall1, measured_seconds)
+        result.update(
+            connect_seconds=round(connect_seconds, 2),
+            voters=n_voters,
+            generator_cpu=round((cpu1 - cpu0) / measured_seconds, 3),
+            server_cpu=(
+                round((server_cpu1 - server_cpu0) / measured_seconds, 3)
+                if server_cpu0 is not None and server_cpu1 is not None else None
+            ),
+            acks_received_in_window_per_s=round((acks_at_end - window_first) / measured_seconds, 1),
+        )
+        for conn in self.viewers + self.voters:
+            conn.close()
+        await asyncio.sleep(0.2)
+        return result
+
+    def _all_delivered(self) -> bool:
+        return all(left <= 0 for left in self.remaining.values())
+
+    def summarise(self, sent_in_window: list[str], t0: float, t1: float, seconds: float) -> dict:
+        args = self.args
+        window_ids = set(sent_in_window)
+        # Per province: versions in order with the absolute count after each delta.
+        per_province: dict[str, tuple[list[int], list[int]]] = {}
+        for version in sorted(self.deltas):
+            for code, count in self.deltas[version].items():
+                counts, versions = per_province.setdefault(code, ([], []))
+                counts.append(count)
+                versions.append(version)
+        latencies: list[float] = []
+        unseen = 0
+        acked_in_window = []
+        for sent_at, acked_at, province, votes, _version, vote_id in self.acks:
+            if vote_id not in window_ids:
+                continue
+            acked_in_window.append(vote_id)
+            counts, versions = per_province.get(province, ([], []))
+            i = bisect.bisect_left(counts, votes)
+            seen_at = None
+            # the first delta carrying a count >= the ack's, completed by every viewer
+            while i < len(counts):
+                seen_at = self.all_seen.get(versions[i])
+                if seen_at is not None:
+                    break
+                i += 1
+            if seen_at is None:
+                unseen += 1
+                continue
+            latencies.append(max(0.0, seen_at - sent_at) * 1000)
+        ack_latencies = sorted(
+            (acked_at - sent_at) * 1000 for sent_at, acked_at, *_rest, vote_id in self.acks if vote_id in window_ids
+        )
+        latencies.sort()
+
+        def pct(values: list[float], q: float) -> float | None:
+            if not values:
+                return None
+            return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+
+        missing_in_db = None
+        if args.db:
+            missing_in_db = check_database(args.db, [a[5] for a in self.acks])
+        versions_in_window = [v for v, t in self.first_seen.items() if t0 <= t < t1]
+        return {
+            "url": args.url,
+            "label": args.label,
+            "viewers": self.viewer_total,
+            "offered_rate": args.rate,
+            "duration": round(seconds, 2),
+            "sent_in_window": len(sent_in_window),
+            "acked_in_window": len(acked_in_window),
+            "acked_per_s": round(len(acked_in_window) / seconds, 1),
+            "errors": dict(self.errors),
+            "unacked": len(sent_in_window) - len(acked_in_window) - sum(self.errors.values()),
+            "visible_p50_ms": pct(latencies, 0.50),
+            "visible_p95_ms": pct(latencies, 0.95),
+            "visible_p99_ms": pct(latencies, 0.99),
+            "visible_max_ms": round(latencies[-1], 1) if latencies else None,
+            "ack_p50_ms": pct(ack_latencies, 0.50),
+            "ack_p99_ms": pct(ack_latencies, 0.99),
+            "not_visible_everywhere": unseen,
+            "deltas_per_s": round(len(versions_in_window) / seconds, 1),
+            "version_gaps": self.gaps,
+            "connections_lost": self.lost,
+            "acked_total": len(self.acks),
+            "missing_in_db": missing_in_db,
+        }
+
+
+def check_database(path: str, vote_ids: list[str]) -> int:
+    """How many acked vote_ids are NOT in dashboard_vote (Django stores UUIDs as 32 hex digits)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        con.execute("CREATE TEMP TABLE acked (id TEXT PRIMARY KEY)")
+        con.executemany("INSERT OR IGNORE INTO acked VALUES (?)", [(uuid.UUID(v).hex,) for v in vote_ids])
+        (missing,) = con.execute(
+            "SELECT COUNT(*) FROM acked WHERE id NOT IN (SELECT vote_id FROM dashboard_vote)"
+        ).fetchone()
+        return int(missing)
+    finally:
+        con.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=500, help="votes/s offered in total")
+    parser.add_argument("--max-voter-rate", type=float, default=8.0, help="votes/s per voter connection")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late acks/deltas")
+    parser.add_argument("--connect-concurrency", type=int, default=64)
+    parser.add_argument("--db", default="", help="SQLite file to check every acked vote_id against")
+    parser.add_argument("--server-pid", type=int, default=0, help="measure this process's CPU too")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--json", default="", help="also write the result here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, 65536)) if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    try:
+        import uvloop
+
+        result = uvloop.run(LoadGen(args).run())
+    except ImportError:  # pragma: no cover
+        result = asyncio.run(LoadGen(args).run())
+    text = json.dumps(result)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
