@@ -13,6 +13,7 @@ startLiveMap({
   legendEl: document.getElementById("vm-legend"),
   topEl: document.getElementById("vm-top"),
   interactive: false,
+  labelPx: (shown) => Math.max(12, Math.min(20, shown / 60)), // readable from the back of the room
   onSnapshot: (state) => {
     closed.hidden = state.open;
   },

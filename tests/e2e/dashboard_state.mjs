@@ -3,7 +3,7 @@
 // gap asks for a snapshot and the deltas that arrive meanwhile are replayed.
 import assert from "node:assert/strict";
 import { MapState } from "../../frontend/src/dashboard/state.js";
-import { makeScale, niceStep } from "../../frontend/src/dashboard/scale.js";
+import { makeScale, niceCeil } from "../../frontend/src/dashboard/scale.js";
 
 const snap = (version, votes, extra = {}) => ({
   version, open: true, viewers: 3,
@@ -81,18 +81,28 @@ check("top-n sorts by votes then name", () => {
   assert.deepEqual(s.top(2).map((r) => r.code), ["03", "02"]);
 });
 
-check("colour scale: nice steps, zero is its own class, max in the last class", () => {
-  assert.equal(niceStep(0), 1);
-  assert.equal(niceStep(3), 5);
-  assert.equal(niceStep(13), 20);
-  for (const max of [0, 1, 4, 5, 6, 17, 99, 100, 101, 12345]) {
+check("colour scale: nice tops, zero is its own class, bins tile 1..infinity", () => {
+  assert.equal(niceCeil(0), 5);
+  assert.equal(niceCeil(6), 8);
+  assert.equal(niceCeil(54), 75);
+  assert.equal(niceCeil(100), 100);
+  assert.equal(niceCeil(101), 150);
+  for (const max of [0, 1, 4, 5, 6, 17, 54, 99, 100, 101, 12345, 1e9]) {
     const sc = makeScale(max);
     assert.equal(sc.classOf(0), 0);
     assert.ok(max === 0 || sc.classOf(max) >= 1);
-    assert.ok(sc.classOf(max) <= 5);
     assert.equal(sc.bins.length, 6);
+    // consecutive bins, each value in the bin of its class
+    for (let i = 2; i < 6; i++) assert.equal(sc.bins[i].from, sc.bins[i - 1].to + 1);
+    assert.equal(sc.bins[5].to, null);
+    for (const v of [1, 2, 3, max, Math.floor(max / 2), max * 3]) {
+      if (!(v > 0)) continue;
+      const bin = sc.bins[sc.classOf(v)];
+      assert.ok(v >= bin.from && (bin.to === null || v <= bin.to), `${v} in ${JSON.stringify(bin)}`);
+    }
     for (let v = 1; v <= Math.min(max, 500); v++) assert.ok(sc.classOf(v) >= sc.classOf(v - 1));
   }
+  assert.deepEqual(makeScale(54).bins.map((b) => [b.from, b.to]), [[0, 0], [1, 3], [4, 12], [13, 27], [28, 48], [49, null]]);
 });
 
 console.log(JSON.stringify({ checks }));

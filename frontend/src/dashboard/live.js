@@ -16,7 +16,7 @@ export function votesText(n) {
 }
 
 export function startLiveMap({
-  config, mapContainer, legendEl, topEl, topSize = 5, interactive = true,
+  config, mapContainer, legendEl, topEl, topSize = 5, interactive = true, labelPx,
   onSelect = () => {}, onChange = () => {}, onSnapshot = () => {},
 }) {
   const features = provinceFeatures();
@@ -31,7 +31,7 @@ export function startLiveMap({
     text: !state.ready ? gettext("Loading…") : isActive(code) ? votesText(state.counts.get(code)) : gettext("Not in the vote"),
   });
 
-  const map = createMap(mapContainer, { features, interactive, onSelect, describe });
+  const map = createMap(mapContainer, { features, interactive, onSelect, describe, labelPx });
   const socket = connectNamespace(config.namespace);
 
   function paint(code) {
@@ -104,7 +104,7 @@ export function startLiveMap({
     let max = 0;
     for (const v of state.counts.values()) if (v > max) max = v;
     const next = makeScale(max);
-    if (next.step === scale.step) return false;
+    if (next.key === scale.key) return false;
     scale = next;
     renderLegend();
     return true;

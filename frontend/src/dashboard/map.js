@@ -8,7 +8,8 @@ import { geoConicConformalSpain } from "d3-composite-projections";
 const SVG_NS = "http://www.w3.org/2000/svg";
 const WIDTH = 960;
 const PAD = 10;
-const LABEL_PX = 12; // label size on screen, whatever the map's size
+// Label size on screen in CSS px, whatever the map's size (smaller on a phone).
+const labelSize = (shownWidth) => (shownWidth < 480 ? 10 : 12);
 const MIN_SIZE = 14; // provinces smaller than this (Ceuta, Melilla) get a round marker
 const MARKER_R = 9;
 
@@ -35,7 +36,7 @@ function labelPoint(path, f) {
   return path.centroid(best);
 }
 
-export function createMap(container, { features, interactive = true, onSelect = () => {}, describe }) {
+export function createMap(container, { features, interactive = true, onSelect = () => {}, describe, labelPx = labelSize }) {
   const projection = geoConicConformalSpain();
   const collection = { type: "FeatureCollection", features };
   projection.fitExtent([[PAD, PAD], [WIDTH - PAD, 4 * WIDTH]], collection);
@@ -109,7 +110,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
   // Labels keep the same size on screen on a phone and on a projector.
   const resize = () => {
     const shown = svg.getBoundingClientRect().width;
-    if (shown > 0) labelsGroup.setAttribute("font-size", ((LABEL_PX * WIDTH) / shown).toFixed(2));
+    if (shown > 0) labelsGroup.setAttribute("font-size", ((labelPx(shown) * WIDTH) / shown).toFixed(2));
   };
   resize();
   if ("ResizeObserver" in window) new ResizeObserver(resize).observe(svg);

@@ -1,23 +1,36 @@
-// Colour classes of the choropleth. Class 0 is "no votes"; classes 1..5 cover
-// (0, step], (step, 2 step], ... with a "nice" step (1, 2 or 5 x 10^n) chosen
-// so the current maximum falls in the last class.
+// Colour classes of the choropleth. Class 0 is "no votes"; classes 1..5 split
+// 1..top on a square-root scale (votes pile up on a few big provinces, so the
+// low end needs the finer classes), where `top` is the current maximum rounded
+// up to a "nice" value: the classes change only when the maximum passes one.
 export const PALETTE = ["#eef2f6", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"];
 const CLASSES = PALETTE.length - 1;
+const NICE = [1, 1.5, 2, 3, 5, 7.5, 10];
 
-export function niceStep(x) {
-  if (!(x > 0)) return 1;
+export function niceCeil(x) {
+  if (!(x > CLASSES)) return CLASSES;
   const pow = 10 ** Math.floor(Math.log10(x));
-  for (const m of [1, 2, 5, 10]) if (m * pow >= x) return Math.max(1, m * pow);
+  for (const m of NICE) if (m * pow >= x) return Math.round(m * pow);
   return 10 * pow;
 }
 
 export function makeScale(max) {
-  const step = niceStep(Math.max(max, CLASSES) / CLASSES);
-  const classOf = (v) => (!(v > 0) ? 0 : Math.min(CLASSES, Math.ceil(v / step)));
+  const top = niceCeil(max);
+  // Upper bounds of classes 1..4 (class 5 is everything above the last).
+  const bounds = [];
+  for (let i = 1; i < CLASSES; i++) {
+    const b = Math.round(top * (i / CLASSES) ** 2);
+    bounds.push(Math.max(b, (bounds[i - 2] ?? 0) + 1));
+  }
+  const classOf = (v) => {
+    if (!(v > 0)) return 0;
+    let c = 1;
+    for (const b of bounds) if (v > b) c += 1;
+    return c;
+  };
   const bins = PALETTE.map((color, i) => {
     if (i === 0) return { color, from: 0, to: 0 };
-    const from = (i - 1) * step + 1;
-    return { color, from, to: i === CLASSES ? null : i * step };
+    const from = i === 1 ? 1 : bounds[i - 2] + 1;
+    return { color, from, to: i === CLASSES ? null : bounds[i - 1] };
   });
-  return { step, classOf, color: (v) => PALETTE[classOf(v)], bins };
+  return { key: top, classOf, color: (v) => PALETTE[classOf(v)], bins };
 }
