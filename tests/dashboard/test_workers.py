@@ -110,6 +110,16 @@ async def test_two_workers_share_votes_versions_and_admin_changes(fresh_postgres
             merged.update(delta["counts"])
         assert merged == {"28": 2, "08": 30, "46": 30}
 
+        # A retry through the other worker is not counted again; the floor holds on PostgreSQL too.
+        retried = {"province": "33", "direction": "up", "vote_id": str(uuid.uuid4())}
+        first = await alice.client.call("vote", retried, namespace=NS, timeout=10)
+        again = await bob.client.call("vote", retried, namespace=NS, timeout=10)
+        assert first["data"]["votes"] == again["data"]["votes"] == 1
+        assert [(await bob.vote("33", "down"))["votes"] for _ in range(3)] == [0, 0, 0]
+        last = (await alice.vote("33"))["version"]
+        await bob.wait_for(lambda: any(d["version"] == last for d in bob.of("votes")))
+        assert [d["counts"] for d in bob.of("votes")[-3:]] == [{"33": 1}, {"33": 0}, {"33": 1}]
+
         # An admin change made by another process reaches the clients of both workers.
         await asyncio.to_thread(
             manage_shell, env, "from dashboard.services import voting_set_open; voting_set_open(is_open=False)"
@@ -120,6 +130,7 @@ async def test_two_workers_share_votes_versions_and_admin_changes(fresh_postgres
         assert closed["error"]["code"] == "closed"
         latest = [s for s in bob.of("snapshot") if s["open"] is False][0]
         assert {p["code"]: p["votes"] for p in latest["provinces"]}["08"] == 30
+        assert {p["code"]: p["votes"] for p in latest["provinces"]}["33"] == 1
         assert latest["version"] == last
     finally:
         for rec in (alice, bob):
