@@ -1,0 +1,143 @@
+"""Run the /chat benchmark: the site and a bare python-socketio baseline, side by side.
+
+    python bench/chat/run.py --rates 100,150,200,250 --members 200 --duration 15
+
+For each server (the site: uvicorn + Django + SQLite + trending words; the
+bare baseline: bench/chat/bare_server.py) it starts one uvicorn process
+pinned to CPU 0 (`taskset -c 0`) and runs bench/chat/loadgen.py pinned to
+CPU 1 (`taskset -c 1`) at each offered rate, alternating site and baseline
+at each rate so both see the same machine conditions. The site gets a fresh
+SQLite database (migrated, so the `cats` room exists) and every acked message
+is checked in it afterwards. Results go to bench/chat/results.json; the
+sustained rate is the highest offered rate whose messages were all acked and
+delivered to every member with p99 send-to-all-delivered <= 200 ms.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+UVICORN = [PY, "-m", "uvicorn", "--host", "127.0.0.1", "--ws", "websockets-sansio",
+           "--ws-per-message-deflate", "false", "--log-level", "warning", "--no-access-log"]
+
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class Server:
+    def __init__(self, kind: str, port: int, workdir: Path) -> None:
+        self.kind, self.port, self.workdir = kind, port, workdir
+        self.db = workdir / "bench-chat.sqlite3"
+        self.env = {
+            **os.environ, "DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "bench-" + "k" * 50,
+            "DJANGO_ENV_FILE": "", "SQLITE_PATH": str(self.db), "DJANGO_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self.kind == "site":
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.db) + suffix).unlink(missing_ok=True)
+            subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env,
+                           check=True)
+            app = ["votemap_site.asgi:application", "--lifespan", "on"]
+            ready = f"http://127.0.0.1:{self.port}/healthz"
+        else:
+            app = ["bench.chat.bare_server:app"]
+            ready = f"http://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=polling"
+        log = open(self.workdir / f"{self.kind}.log", "ab")
+        self.proc = subprocess.Popen(["taskset", "-c", "0", *UVICORN, "--port", str(self.port), *app],
+                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_ready(ready)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def loadgen(server: Server, rate: float, args: argparse.Namespace) -> dict:
+    cmd = ["taskset", "-c", "1", PY, str(ROOT / "bench" / "chat" / "loadgen.py"),
+           "--url", f"http://127.0.0.1:{server.port}", "--members", str(args.members),
+           "--rate", str(rate), "--duration", str(args.duration), "--warmup", str(args.warmup),
+           "--server-pid", str(server.proc.pid), "--label", server.kind]
+    if server.kind == "site":
+        cmd += ["--db", str(server.db)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.duration * 4 + 120)
+    if out.returncode != 0:
+        return {"label": server.kind, "offered_rate": rate, "failed": out.stderr[-2000:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ok(result: dict) -> bool:
+    p99 = result.get("delivered_p99_ms")
+    return (not result.get("failed") and p99 is not None and p99 <= 200 and result["unacked"] == 0
+            and not result["errors"] and result["not_delivered_to_all"] == 0
+            and result.get("missing_in_db") in (None, 0))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="100,150,200,250")
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--only", choices=["site", "bare"], default=None)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "chat" / "results.json"))
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+    servers = [Server("site", 8791, workdir), Server("bare", 8792, workdir)]
+    if args.only:
+        servers = [s for s in servers if s.kind == args.only]
+    results: list[dict] = []
+    try:
+        for server in servers:
+            server.start()
+        for rate in rates:
+            for server in servers:
+                result = loadgen(server, rate, args)
+                results.append(result)
+                print(json.dumps(result), flush=True)
+                time.sleep(2)
+    finally:
+        for server in servers:
+            server.stop()
+    summary = {}
+    for kind in ("site", "bare"):
+        good = [r["offered_rate"] for r in results if r.get("label") == kind and ok(r)]
+        summary[kind] = max(good) if good else None
+    if summary.get("site") and summary.get("bare"):
+        summary["ratio_site_to_bare"] = round(summary["site"] / summary["bare"], 2)
+    report = {"members": args.members, "duration": args.duration, "rates": rates,
+              "cpu_count": os.cpu_count(), "results": results, "sustained": summary,
+              "log_dir": str(workdir)}
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
