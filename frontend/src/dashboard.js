@@ -204,6 +204,11 @@ async function vote(direction, { code = selected, bot = false } = {}) {
   button.classList.add("is-sending");
   if (!bot) showFeedback(ui.feedback, interpolate(gettext("Sending your vote for %(name)s…"), { name }, true), "info");
   const reply = await sendVote(live.socket, code, direction, {
+    onWaiting: () => {
+      if (seq === feedbackSeq) {
+        showFeedback(ui.feedback, interpolate(gettext("Offline: the vote for %(name)s goes out when the connection is back."), { name }, true), "warn");
+      }
+    },
     onRetry: () => {
       if (seq === feedbackSeq) {
         showFeedback(ui.feedback, interpolate(gettext("No answer yet, sending the vote for %(name)s again…"), { name }, true), "warn");

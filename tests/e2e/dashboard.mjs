@@ -51,7 +51,8 @@ await run(async (browser) => {
     return {
       paths: paths.length,
       codes: paths.map((p) => p.dataset.code).sort(),
-      focusable: paths.filter((p) => p.getAttribute("tabindex") === "0" && p.getAttribute("aria-label")).length,
+      focusable: paths.filter((p) => p.hasAttribute("tabindex") && p.getAttribute("aria-label")).length,
+      tabStops: paths.filter((p) => p.getAttribute("tabindex") === "0").length,
       labels: document.querySelectorAll(".vm-label").length,
       canaryInside: inside("35") && inside("38"),
       svgWidth: svg.width,
@@ -85,6 +86,10 @@ await run(async (browser) => {
     return tip.hidden ? null : tip.textContent;
   });
   await a.evaluate(() => { document.querySelector("#vm-feedback").dataset.result = ""; });
+  await a.keyboard.press("ArrowRight"); // the next province by name...
+  result.afterArrowRight = await a.evaluate(() => document.activeElement.dataset.code);
+  await a.keyboard.press("ArrowLeft"); // ...and back to Madrid
+  result.afterArrowLeft = await a.evaluate(() => document.activeElement.dataset.code);
   await a.keyboard.press("ArrowDown");
   await a.waitForSelector('#vm-feedback[data-result="ok"]');
   await b.waitForFunction(

@@ -30,6 +30,7 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert result["map"]["paths"] == 52
     assert result["map"]["codes"] == CODES
     assert result["map"]["focusable"] == 52
+    assert result["map"]["tabStops"] == 1  # the map is one tab stop with roving focus
     assert result["map"]["labels"] == 52
     assert result["map"]["canaryInside"] is True
     assert result["map"]["insetBorder"] is True
@@ -39,6 +40,7 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert result["seenWithinMs"] <= 1000
     assert "Madrid" in result["upFeedback"]
     assert result["tooltip"] and "Madrid" in result["tooltip"]
+    assert (result["afterArrowRight"], result["afterArrowLeft"]) == ("29", "28")  # Málaga after Madrid
     assert result["visibleOptions"] == ["08"]
     assert result["selectedFromList"] == "Barcelona"
     assert result["tappedName"] == "Palmas, Las"

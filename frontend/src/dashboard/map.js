@@ -88,7 +88,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
     }
     const el = svgEl("path", { d, class: "vm-province", "data-code": f.id });
     if (interactive) {
-      el.setAttribute("tabindex", "0");
+      el.setAttribute("tabindex", "-1"); // one tab stop for the map: see roving focus below
       el.setAttribute("role", "button");
       el.setAttribute("aria-pressed", "false");
       el.setAttribute("aria-describedby", tooltip.id);
@@ -167,7 +167,35 @@ export function createMap(container, { features, interactive = true, onSelect = 
     if (code) showTooltipFor(code);
   });
   svg.addEventListener("focusout", () => hideTooltip());
+  // Roving focus: the map is one tab stop (the selected or last focused
+  // province); ArrowLeft/ArrowRight, Home/End move between provinces in
+  // alphabetical order. ArrowUp/ArrowDown stay free for voting.
+  let roving = null;
+  function setRoving(code) {
+    if (!interactive || !items.has(code) || code === roving) return;
+    if (roving) items.get(roving).path.setAttribute("tabindex", "-1");
+    items.get(code).path.setAttribute("tabindex", "0");
+    roving = code;
+  }
+  const byName = () => [...items.keys()].sort((a, b) => describe(a).name.localeCompare(describe(b).name, "es"));
   if (interactive) {
+    setRoving(byName()[0]);
+    svg.addEventListener("focusin", (e) => {
+      const code = codeOf(e.target);
+      if (code) setRoving(code);
+    });
+    svg.addEventListener("keydown", (e) => {
+      const code = codeOf(e.target);
+      if (!code || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      e.preventDefault();
+      const order = byName();
+      const i = order.indexOf(code);
+      const next = e.key === "Home" ? 0 : e.key === "End" ? order.length - 1
+        : (i + (e.key === "ArrowRight" ? 1 : -1) + order.length) % order.length;
+      setRoving(order[next]);
+      items.get(order[next]).path.focus();
+    });
     svg.addEventListener("click", (e) => {
       const code = codeOf(e.target);
       if (code) onSelect(code, { source: "map" });
@@ -227,6 +255,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
       if (interactive) item.path.setAttribute("aria-pressed", on ? "true" : "false");
     }
     selection.setAttribute("d", items.get(code)?.d || "");
+    setRoving(code);
   }
 
   function focus(code) {

@@ -14,8 +14,9 @@ function whenConnected(socket) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Resolves to the final ack envelope. `onRetry(attempt)` is called before each
-// resend so the page can say "retrying".
-export async function sendVote(socket, province, direction, { onRetry = () => {} } = {}) {
+// resend and `onWaiting()` when the vote waits for the connection, so the page
+// can say so.
+export async function sendVote(socket, province, direction, { onRetry = () => {}, onWaiting = () => {} } = {}) {
   const payload = { province, direction, vote_id: uuid4() };
   let reply = null;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -23,7 +24,10 @@ export async function sendVote(socket, province, direction, { onRetry = () => {}
       onRetry(attempt);
       await sleep(Math.min(250 * 2 ** (attempt - 2), 3000));
     }
-    await whenConnected(socket);
+    if (!socket.connected) {
+      onWaiting();
+      await whenConnected(socket);
+    }
     reply = await request(socket, "vote", payload, ACK_TIMEOUT_MS);
     if (!reply || typeof reply !== "object") {
       reply = { ok: false, error: { code: "internal", message: "" } };
