@@ -73,8 +73,8 @@ export function startArena() {
       token.className = "game-token game-you-token";
       token.style.setProperty("--player", colourFor(me.id));
       token.textContent = me.symbol;
-      els.youLine.append(token, " ", interpolate(gettext("%(name)s · %(score)s points"), { name: me.name, score: me.score }, true));
-      if (me.score > game.lastScore) text(els.live, interpolate(gettext("Coin! You have %(score)s points."), { score: me.score }, true));
+      els.youLine.append(token, " ", interpolate(ngettext("%(name)s · %(score)s point", "%(name)s · %(score)s points", me.score), { name: me.name, score: me.score }, true));
+      if (me.score > game.lastScore) text(els.live, interpolate(ngettext("Coin! You have %(score)s point.", "Coin! You have %(score)s points.", me.score), { score: me.score }, true));
       game.lastScore = me.score;
     } else {
       text(els.youLine, game.spectating ? gettext("You are watching.") : gettext("Joining…"));

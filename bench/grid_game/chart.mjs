@@ -1,0 +1,72 @@
+// Draws docs/img/bench-game.png from bench/grid_game/results.json: p99 and p50
+// move-to-seen-by-all-others latency per scenario, the site against the bare
+// python-socketio tick server, with the 100 ms target. Rendered by Debian's
+// Chromium through playwright-core (no plotting library needed).
+//   node bench/grid_game/chart.mjs [label] [out.png]
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const label = process.argv[2] || "final";
+const out = process.argv[3] || "docs/img/bench-game.png";
+const results = JSON.parse(readFileSync(new URL("./results.json", import.meta.url)));
+const chosen = new Map();
+for (const r of results) {
+  if (r.label !== label) continue;
+  chosen.set(`${r.server}|${r.arenas}|${r.players_per_arena}`, r); // latest wins
+}
+const scenarios = [...new Set([...chosen.values()].map((r) => `${r.arenas}|${r.players_per_arena}`))]
+  .sort((a, b) => {
+    const [aa, ap] = a.split("|").map(Number);
+    const [ba, bp] = b.split("|").map(Number);
+    return (aa === 1) - (ba === 1) || aa * ap - ba * bp;
+  });
+const servers = [["site", "#c8102e", "site (Django + /grid-game)"], ["bare", "#5b6673", "bare python-socketio tick server"]];
+const W = 960, H = 480, left = 70, right = 20, top = 60, bottom = 90;
+const cap = 400;
+const y = (ms) => top + (H - top - bottom) * (1 - Math.min(ms, cap) / cap);
+const groupW = (W - left - right) / Math.max(1, scenarios.length);
+let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`;
+svg += `<rect width="${W}" height="${H}" fill="#fff"/>`;
+svg += `<text x="${left}" y="26" font-size="17" font-weight="700">Grid game: move seen by every other player, p99 (bar) and p50 (tick), 20 Hz, players moving 5/s</text>`;
+svg += `<text x="${left}" y="45" fill="#5b6673">server on core 0, generator on core 1; bars capped at ${cap} ms; label = arenas × players per arena</text>`;
+for (let ms = 0; ms <= cap; ms += 50) {
+  svg += `<line x1="${left}" x2="${W - right}" y1="${y(ms)}" y2="${y(ms)}" stroke="#eef0f3"/>`;
+  svg += `<text x="${left - 8}" y="${y(ms) + 4}" text-anchor="end" fill="#5b6673">${ms}</text>`;
+}
+svg += `<text transform="translate(18 ${(top + H - bottom) / 2}) rotate(-90)" text-anchor="middle" fill="#5b6673">milliseconds</text>`;
+svg += `<line x1="${left}" x2="${W - right}" y1="${y(100)}" y2="${y(100)}" stroke="#1b7f3b" stroke-dasharray="6 4" stroke-width="2"/>`;
+svg += `<text x="${W - right}" y="${y(100) - 6}" text-anchor="end" fill="#1b7f3b" font-weight="700">target p99 100 ms</text>`;
+scenarios.forEach((key, i) => {
+  const [arenas, players] = key.split("|").map(Number);
+  const gx = left + i * groupW;
+  const barW = Math.min(46, groupW / 3);
+  servers.forEach(([server, colour], j) => {
+    const r = chosen.get(`${server}|${key}`);
+    if (!r) return;
+    const x = gx + groupW / 2 - barW + j * barW;
+    const p99 = r.lost ? Infinity : r.seen_ms["99"];
+    const p50 = r.seen_ms["50"];
+    svg += `<rect x="${x + 2}" y="${y(p99)}" width="${barW - 4}" height="${y(0) - y(p99)}" fill="${colour}"/>`;
+    svg += `<line x1="${x + 2}" x2="${x + barW - 2}" y1="${y(p50)}" y2="${y(p50)}" stroke="#f1bf00" stroke-width="3"/>`;
+    const text = Number.isFinite(p99) ? (p99 > cap ? `${Math.round(p99)}↑` : `${Math.round(p99)}`) : "lost";
+    svg += `<text x="${x + barW / 2}" y="${y(p99) - 5}" text-anchor="middle" font-size="11">${text}</text>`;
+  });
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 20}" text-anchor="middle">${arenas} × ${players}</text>`;
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 36}" text-anchor="middle" fill="#5b6673">${arenas * players} players</text>`;
+});
+servers.forEach(([, colour, name], j) => {
+  const x = left + j * 330;
+  svg += `<rect x="${x}" y="${H - 30}" width="14" height="14" fill="${colour}"/><text x="${x + 20}" y="${H - 18}">${name}</text>`;
+});
+svg += `<line x1="${left + 680}" x2="${left + 700}" y1="${H - 23}" y2="${H - 23}" stroke="#f1bf00" stroke-width="3"/><text x="${left + 706}" y="${H - 18}">p50</text>`;
+svg += "</svg>";
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+try {
+  const page = await browser.newPage({ viewport: { width: W, height: H } });
+  await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
+  await page.locator("svg").screenshot({ path: out });
+  console.log(JSON.stringify({ out, scenarios: scenarios.length }));
+} finally {
+  await browser.close();
+}
