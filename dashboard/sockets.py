@@ -45,6 +45,7 @@ Viewers
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -69,6 +70,7 @@ log = logging.getLogger("dashboard")
 MAX_BATCH = 5000
 COMMIT_LOCK_KEY = "vm:map:commit"
 COMMIT_LOCK_TIMEOUT = 10.0
+WATCH_ERROR_LOG_INTERVAL = 30.0
 
 
 class MapDashboardNamespace(BaseNamespace):
@@ -95,6 +97,7 @@ class MapDashboardNamespace(BaseNamespace):
         self._seen_revision: int | None = None
         self._viewers_sent: int | None = None
         self._snapshot_read: asyncio.Future[dict[str, Any]] | None = None
+        self._watch_error_logged = float("-inf")
         # Counters for tests and benchmarks.
         self.batches_committed = 0
         self.deltas_sent = 0
@@ -240,6 +243,16 @@ class MapDashboardNamespace(BaseNamespace):
 
     # ----- the tick: admin changes and viewers ---------------------------
     async def _watch(self) -> None:
+        try:
+            await self._watch_once()
+        except Exception:
+            # The database or Redis is unavailable: say so now and then, not 20 times a second.
+            now = time.monotonic()
+            if now - self._watch_error_logged >= WATCH_ERROR_LOG_INTERVAL:
+                self._watch_error_logged = now
+                log.exception("namespace=%s: watching for admin changes and viewers failed", self.namespace)
+
+    async def _watch_once(self) -> None:
         if self.connection_count() == 0:
             self._seen_revision = None
             self._viewers_sent = None
