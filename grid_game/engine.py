@@ -113,6 +113,7 @@ class ArenaRuntime:
         self.work_seconds = 0.0
         self.work_ticks = 0
         self.emit_seconds = 0.0
+        self._dict_cache: dict[str, tuple[rules.Player, dict[str, Any]]] = {}
 
     @property
     def slug(self) -> str:
@@ -132,12 +133,26 @@ class ArenaRuntime:
         self.tick = max(self.tick + 1, int(time.time() * self.hz))
         return self.tick
 
+    def _player_dicts(self) -> list[dict[str, Any]]:
+        # Players are immutable: reuse the dict of every player object that did
+        # not change since the last payload (most of a crowded arena each tick).
+        cache = self._dict_cache
+        fresh: dict[str, tuple[rules.Player, dict[str, Any]]] = {}
+        out = []
+        for p in self.state.players:
+            hit = cache.get(p.id)
+            d = hit[1] if hit is not None and hit[0] is p else p.as_dict()
+            fresh[p.id] = (p, d)
+            out.append(d)
+        self._dict_cache = fresh
+        return out
+
     def state_payload(self) -> dict[str, Any]:
         state = self.state
         return {
             "arena": self.info.slug,
             "tick": self.tick,
-            "players": [p.as_dict() for p in state.players],
+            "players": self._player_dicts(),
             "coins": [{"x": x, "y": y} for x, y in state.coins],
             "players_online": self.players_online(),
             "spectators": len(self.spectators),
