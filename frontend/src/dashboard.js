@@ -31,6 +31,15 @@ const ui = {
 
 let selected = null;
 
+// Scroll the list (and only the list, never the page) so `li` is visible.
+function revealInList(li) {
+  if (!li || li.hidden) return;
+  const box = ui.list.getBoundingClientRect();
+  const r = li.getBoundingClientRect();
+  if (r.top < box.top) ui.list.scrollTop -= box.top - r.top;
+  else if (r.bottom > box.bottom) ui.list.scrollTop += r.bottom - box.bottom;
+}
+
 const live = startLiveMap({
   config,
   mapContainer: ui.map,
@@ -66,8 +75,7 @@ function select(code, { scroll = true } = {}) {
   live.map.select(code);
   renderSelected();
   for (const li of ui.list.children) li.setAttribute("aria-selected", li.dataset.code === code ? "true" : "false");
-  const option = $(`vm-opt-${code}`);
-  if (option && scroll) option.scrollIntoView({ block: "nearest" });
+  if (scroll) revealInList($(`vm-opt-${code}`));
   ui.up.disabled = false;
   ui.down.disabled = false;
 }
@@ -124,7 +132,7 @@ function setActive(code) {
   for (const li of ui.list.children) li.classList.toggle("is-active", li.dataset.code === code);
   if (code) {
     ui.search.setAttribute("aria-activedescendant", `vm-opt-${code}`);
-    $(`vm-opt-${code}`)?.scrollIntoView({ block: "nearest" });
+    revealInList($(`vm-opt-${code}`));
   } else {
     ui.search.removeAttribute("aria-activedescendant");
   }

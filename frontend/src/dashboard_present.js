@@ -18,3 +18,20 @@ startLiveMap({
     closed.hidden = state.open;
   },
 });
+
+// Full screen for the projector (F or the button); Escape leaves it.
+const fullscreen = document.getElementById("vm-fullscreen");
+if (fullscreen && document.fullscreenEnabled) {
+  fullscreen.hidden = false;
+  const toggle = () => {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else document.documentElement.requestFullscreen().catch(() => {});
+  };
+  fullscreen.addEventListener("click", toggle);
+  document.addEventListener("keydown", (e) => {
+    if ((e.key === "f" || e.key === "F") && !e.altKey && !e.ctrlKey && !e.metaKey) toggle();
+  });
+  document.addEventListener("fullscreenchange", () => {
+    fullscreen.textContent = document.fullscreenElement ? fullscreen.dataset.labelExit : fullscreen.dataset.labelEnter;
+  });
+}
