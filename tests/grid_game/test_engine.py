@@ -1,0 +1,129 @@
+"""The engine without Socket.IO or a database: fake emit and storage, a fake clock."""
+
+import asyncio
+
+import pytest
+
+from grid_game.engine import ArenaInfo, Engine, GameError
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Fakes:
+    def __init__(self, **info) -> None:
+        self.info = ArenaInfo(**{"id": 1, "slug": "main", "name": "Main", "width": 20, "height": 10,
+                                 "max_players": 32, "coins": 3, "is_open": True, "revision": 1, **info})
+        self.emitted: list[tuple[str, dict, dict]] = []
+        self.recorded: list[tuple[int, list]] = []
+        self.now = 1000.0
+
+    async def emit(self, event, data, **kwargs):
+        self.emitted.append((event, data, kwargs))
+
+    async def load_arena(self, slug):
+        return self.info if slug == self.info.slug else None
+
+    async def load_revisions(self, slugs):
+        return {self.info.slug: self.info}
+
+    async def record_scores(self, arena_id, entries):
+        self.recorded.append((arena_id, entries))
+        return True
+
+    async def top_scores(self, arena_id):
+        return []
+
+    def engine(self, **kwargs) -> Engine:
+        return Engine(emit=self.emit, load_arena=self.load_arena, load_revisions=self.load_revisions,
+                      record_scores=self.record_scores, top_scores=self.top_scores,
+                      hz=kwargs.pop("hz", 50.0), rng_seed="test", clock=lambda: self.now, **kwargs)
+
+    def states(self):
+        return [data for event, data, _ in self.emitted if event == "state"]
+
+
+async def test_moves_apply_in_order_and_ack_tick_orders_them_against_states():
+    fakes = Fakes()
+    engine = fakes.engine()
+    data = await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="Ana", spectate=False)
+    x, y = data["you"]["x"], data["you"]["y"]
+    acks = []
+    for seq in range(30):
+        direction = "right" if x < 19 else "left"
+        ack = engine.move(sid="s1", direction=direction, seq=seq)
+        x += 1 if direction == "right" else -1
+        assert (ack["x"], ack["y"], ack["seq"]) == (x, y, seq)
+        acks.append(ack)
+        if seq % 7 == 0:
+            await asyncio.sleep(0.05)  # let a few ticks go out
+    await asyncio.sleep(0.1)
+    states = fakes.states()
+    ticks = [s["tick"] for s in states]
+    assert ticks == sorted(set(ticks)), "ticks strictly increase"
+    # Every state with a tick greater than a move's ack tick shows a position at
+    # or after that move: the last state shows the last move.
+    assert (states[-1]["players"][0]["x"], states[-1]["players"][0]["y"]) == (acks[-1]["x"], acks[-1]["y"])
+    for ack in acks:
+        later = [s for s in states if s["tick"] > ack["tick"]]
+        assert later, "each move is in a later state"
+    await engine.stop()
+
+
+async def test_state_only_when_changed():
+    fakes = Fakes()
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    await asyncio.sleep(0.1)
+    count = len(fakes.states())
+    await asyncio.sleep(0.2)
+    assert len(fakes.states()) == count
+    await engine.stop()
+
+
+async def test_grace_then_seat_removed_and_resume_within_grace():
+    fakes = Fakes()
+    engine = fakes.engine(grace_seconds=30, idle_seconds=1000)
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="A", spectate=False)
+    await engine.join(sid="w", seat_key="kw", player_id="pw", slug="main", name=None, spectate=True)
+    await engine.disconnect(sid="s1")
+    fakes.now += 10
+    data = await engine.join(sid="s2", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    assert data["you"]["id"] == "p1" and data["you"]["name"] == "A"
+    await engine.disconnect(sid="s2")
+    fakes.now += 31
+    await asyncio.sleep(1.2)  # housekeeping runs at most once a second
+    assert all(p["id"] != "p1" for p in fakes.states()[-1]["players"])
+    with pytest.raises(GameError) as err:
+        engine.move(sid="s2", direction="up", seq=1)
+    assert err.value.code == "not_joined"
+    await engine.stop()
+
+
+async def test_full_closed_and_unknown():
+    fakes = Fakes(max_players=1)
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    with pytest.raises(GameError) as err:
+        await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="main", name=None, spectate=False)
+    assert err.value.code == "closed" and "full" in err.value.message
+    with pytest.raises(GameError) as err:
+        await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="nope", name=None, spectate=False)
+    assert err.value.code == "not_found"
+    await engine.stop()
+
+
+async def test_stop_cancels_loops_and_flushes_scores():
+    fakes = Fakes(width=2, height=2, coins=1)
+    engine = fakes.engine()
+    data = await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="A", spectate=False)
+    coin = data["state"]["coins"][0]
+    you = data["you"]
+    # Walk onto the coin (2x2 board: at most two moves).
+    if you["x"] != coin["x"]:
+        engine.move(sid="s1", direction="right" if coin["x"] > you["x"] else "left", seq=1)
+    if you["y"] != coin["y"]:
+        engine.move(sid="s1", direction="down" if coin["y"] > you["y"] else "up", seq=2)
+    task = engine.arenas["main"].task
+    await engine.stop()
+    assert task.done()
+    assert any(("p1", "A", 1) in entries for _, entries in fakes.recorded)
