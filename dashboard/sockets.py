@@ -125,7 +125,8 @@ class MapDashboardNamespace(BaseNamespace):
         if self._flusher and self._local_lock:
             async with self._local_lock:  # never cancel a batch between commit and acks
                 await self._flusher.stop()
-            await self._flush()  # what was queued before shutdown still gets committed and acked
+            while self._pending:  # what was queued before shutdown still gets committed and acked
+                await self._flush()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
