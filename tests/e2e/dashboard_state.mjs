@@ -1,7 +1,12 @@
-// The map page's versioning rule and colour scale, in Node without a browser:
-// a snapshot replaces everything, a delta applies only at version last+1, a
-// gap asks for a snapshot and the deltas that arrive meanwhile are replayed.
+// The map page's pure logic in Node, without a browser: the versioning rule
+// (a snapshot replaces everything, a delta applies only at version last+1, a
+// gap asks for a snapshot and the deltas that arrive meanwhile are replayed),
+// the colour scale, the vote retry with the same vote_id, and the demo bot.
 import assert from "node:assert/strict";
+
+globalThis.window = globalThis.window || {}; // lib/i18n.js looks for Django's catalog there
+const { sendVote } = await import("../../frontend/src/dashboard/voter.js");
+const { VoteBot } = await import("../../frontend/src/dashboard/bot.js");
 import { MapState } from "../../frontend/src/dashboard/state.js";
 import { makeScale, niceCeil } from "../../frontend/src/dashboard/scale.js";
 
@@ -104,5 +109,111 @@ check("colour scale: nice tops, zero is its own class, bins tile 1..infinity", (
   }
   assert.deepEqual(makeScale(54).bins.map((b) => [b.from, b.to]), [[0, 0], [1, 3], [4, 12], [13, 27], [28, 48], [49, null]]);
 });
+
+// A socket double: `script` answers each emit in turn (null = no ack, a timeout).
+function fakeSocket(script, { connected = true } = {}) {
+  const sent = [];
+  const listeners = {};
+  const socket = {
+    connected,
+    once: (event, fn) => { listeners[event] = fn; },
+    connect: () => { socket.connected = true; listeners.connect?.(); },
+    timeout: () => ({
+      emit: (event, payload, cb) => {
+        sent.push({ event, payload });
+        const answer = script[sent.length - 1];
+        if (answer === null || answer === undefined) cb(new Error("operation has timed out"));
+        else cb(null, answer);
+      },
+    }),
+  };
+  return { socket, sent };
+}
+
+const asyncChecks = [];
+const checkAsync = (name, fn) => asyncChecks.push([name, fn]);
+
+checkAsync("a vote that times out is resent with the same uuid4 vote_id", async () => {
+  const ok = { ok: true, data: { province: "28", votes: 3, version: 9 } };
+  const { socket, sent } = fakeSocket([null, null, ok]);
+  const retries = [];
+  const reply = await sendVote(socket, "28", "up", { onRetry: (n) => retries.push(n), timeoutMs: 10, backoffMs: 1 });
+  assert.equal(reply.ok, true);
+  assert.equal(sent.length, 3);
+  assert.deepEqual(retries, [2, 3]);
+  const ids = new Set(sent.map((m) => m.payload.vote_id));
+  assert.equal(ids.size, 1);
+  assert.match([...ids][0], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.deepEqual(Object.keys(sent[0].payload).sort(), ["direction", "province", "vote_id"]);
+});
+
+checkAsync("an error ack is final; each vote has its own id", async () => {
+  const limited = { ok: false, error: { code: "rate_limited", message: "slow down", retry_after: 0.4 } };
+  const { socket, sent } = fakeSocket([limited, limited]);
+  const first = await sendVote(socket, "28", "down", { timeoutMs: 10, backoffMs: 1 });
+  const second = await sendVote(socket, "28", "down", { timeoutMs: 10, backoffMs: 1 });
+  assert.equal(first.error.code, "rate_limited");
+  assert.equal(sent.length, 2);
+  assert.notEqual(first.voteId, second.voteId);
+});
+
+checkAsync("a vote made offline waits for the connection, then goes out once", async () => {
+  const { socket, sent } = fakeSocket([{ ok: true, data: { votes: 1 } }], { connected: false });
+  let waited = false;
+  const pending = sendVote(socket, "08", "up", { onWaiting: () => { waited = true; }, timeoutMs: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(sent.length, 0);
+  socket.connect();
+  assert.equal((await pending).ok, true);
+  assert.equal(waited, true);
+  assert.equal(sent.length, 1);
+});
+
+checkAsync("demo bot: intervals around the mean, ~80% up, waits out rate limits", async () => {
+  // Drive the bot's timers by hand: record each delay and run the next tick.
+  const delays = [];
+  const realSetTimeout = globalThis.setTimeout;
+  const realNow = Date.now;
+  let clock = 1_000_000;
+  let next = null;
+  globalThis.setTimeout = (fn, ms) => { delays.push(ms); next = () => { clock += ms; return fn(); }; return delays.length; };
+  Date.now = () => clock;
+  const votes = [];
+  const provinces = [];
+  let answer = { ok: true, data: {} };
+  const bot = new VoteBot({
+    meanMs: 1000,
+    pickProvince: (current) => (current === "28" ? "08" : "28"),
+    vote: async (code, direction) => { votes.push(direction); return answer; },
+    onProvince: (code) => provinces.push(code),
+  });
+  try {
+    bot.start();
+    for (let i = 0; i < 2000; i++) { const fn = next; next = null; await fn(); }
+    const voteDelays = delays.slice(1);
+    assert.ok(voteDelays.every((ms) => ms >= 500 && ms <= 1500), "intervals spread 0.5x..1.5x the mean");
+    const up = votes.filter((d) => d === "up").length / votes.length;
+    assert.ok(up > 0.75 && up < 0.85, `share of up votes ${up}`);
+    assert.ok(votes.includes("down"));
+    assert.equal(provinces[0], "28");
+    // a new province every 3-7 s of (simulated) time
+    const elapsed = delays.reduce((a, b) => a + b, 0);
+    assert.ok(provinces.length >= elapsed / 7000 - 1 && provinces.length <= elapsed / 3000 + 1, `${provinces.length} changes in ${elapsed} ms`);
+    answer = { ok: false, error: { code: "rate_limited", message: "", retry_after: 2.5 } };
+    delays.length = 0;
+    { const fn = next; next = null; await fn(); }
+    assert.ok(delays[0] >= 2500, "waits at least retry_after");
+    bot.stop();
+    assert.equal(bot.running, false);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    Date.now = realNow;
+  }
+});
+
+for (const [name, fn] of asyncChecks) {
+  await fn();
+  checks.push(name);
+}
 
 console.log(JSON.stringify({ checks }));

@@ -100,4 +100,4 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
 def test_versioning_rule_and_colour_scale_in_node(browser_available) -> None:
     """The page's pure modules, run under Node (no browser, no server)."""
     result = run_browser_script("dashboard_state", base_url="")
-    assert len(result["checks"]) == 8
+    assert len(result["checks"]) == 12

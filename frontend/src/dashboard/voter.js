@@ -16,19 +16,21 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Resolves to the final ack envelope. `onRetry(attempt)` is called before each
 // resend and `onWaiting()` when the vote waits for the connection, so the page
 // can say so.
-export async function sendVote(socket, province, direction, { onRetry = () => {}, onWaiting = () => {} } = {}) {
+export async function sendVote(
+  socket, province, direction, { onRetry = () => {}, onWaiting = () => {}, timeoutMs = ACK_TIMEOUT_MS, backoffMs = 250 } = {},
+) {
   const payload = { province, direction, vote_id: uuid4() };
   let reply = null;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     if (attempt > 1) {
       onRetry(attempt);
-      await sleep(Math.min(250 * 2 ** (attempt - 2), 3000));
+      await sleep(Math.min(backoffMs * 2 ** (attempt - 2), 3000));
     }
     if (!socket.connected) {
       onWaiting();
       await whenConnected(socket);
     }
-    reply = await request(socket, "vote", payload, ACK_TIMEOUT_MS);
+    reply = await request(socket, "vote", payload, timeoutMs);
     if (!reply || typeof reply !== "object") {
       reply = { ok: false, error: { code: "internal", message: "" } };
       break;
