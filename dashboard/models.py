@@ -7,6 +7,8 @@ snapshot). Nothing here emits: the namespace notices those numbers change.
 """
 
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +31,10 @@ class Province(models.Model):
         verbose_name = _("province")
         verbose_name_plural = _("provinces")
         constraints = [
-            models.CheckConstraint(condition=models.Q(code__regex=r"^[0-9]{2}$"), name="province_code_2_digits"),
+            # Portable SQL (no REGEXP, which plain sqlite3 tools lack): two characters from "00" to "99".
+            models.CheckConstraint(
+                condition=models.Q(Exact(Length("code"), 2), code__gte="00", code__lte="99"), name="province_code_2_digits"
+            ),
         ]
 
     def __str__(self) -> str:
