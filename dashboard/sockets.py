@@ -34,7 +34,17 @@ Admin changes and resets
     `revision` moved, sends a fresh `snapshot` to its own clients
     (`ignore_queue`): every client gets exactly one, after the commit, however
     many workers there are, and even when the change came from a management
-    command or another host.
+    command or another host. Publishing from the admin after the commit
+    (`transaction.on_commit` + the AsyncServer) was the alternative; it needs
+    an event loop in the admin's thread and loses the push when that process
+    dies between commit and publish. The poll costs one primary-key read per
+    tick per worker, and only while the worker has clients.
+
+    Why the version lives in the database rather than in a Redis INCR or an
+    in-process counter: it is then bumped atomically with the data it
+    versions (no number without its change, no change without its number),
+    one mechanism serves one worker and many, and a restart continues the
+    sequence instead of starting again from a guess.
 
 Viewers
     The watcher also reads the viewer total over all workers
