@@ -70,6 +70,7 @@ nuestro nuestros o os otra otras otro otros para pero poco por porque que qué q
 quienes se sea ser si sí siempre sin sobre sois solo sólo somos son soy su sus también
 tambien tanto te tenemos tener tengo ti tiene tienen todo todos tu tú tus un una unas uno
 unos vosotras vosotros vuestra vuestro ya yo eh ah bueno pues tan vez hace hacer hoy
+toda todas mío mía míos mías tuyo tuya suyo suya luego entonces aunque donde cuanto
 """
 
 

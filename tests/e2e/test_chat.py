@@ -35,3 +35,14 @@ def test_two_pages_chat_and_html_stays_text(browser_available, chat_rooms, live_
     assert "gato" in words and "2" in words["gato"]
     assert "img" in words and "onerror" in words  # the HTML was counted as words, as text
     assert result["highlighted"].count("gato") == 2
+
+
+@pytest.mark.skipif(not os.environ.get("CHAT_SCREENSHOT_PATH"), reason="set CHAT_SCREENSHOT_PATH to refresh the README's screenshot")
+def test_screenshot_for_the_readme(browser_available, chat_rooms, live_site) -> None:
+    sentences = chat_rooms["cats"].sentences + [
+        "El gato de mi hermana también duerme en cajas de cartón.",
+        "Mi gato y el gato del vecino se miran por la ventana toda la tarde.",
+    ]
+    result = run_browser_script("chat_screenshot", base_url=live_site.url, timeout=120,
+                                path=os.path.abspath(os.environ["CHAT_SCREENSHOT_PATH"]), sentences=sentences)
+    assert result["errors"] == [] and result["words"] >= 8
