@@ -16,6 +16,8 @@ from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.broadcast import (
     FastAsyncManager,
     FastAsyncRedisManager,
+    FastAsyncServer,
+    WireJson,
     websocket_text_frame,
 )
 from votemap_site.realtime.ratelimit import RateLimit
@@ -90,6 +92,17 @@ def test_frame_encoding_matches_rfc6455_lengths():
     assert large[:2] == b"\x81\x7f" and int.from_bytes(large[2:10], "big") == 80000
 
 
+def test_wire_json_decodes_like_engineio_and_keeps_the_integer_guard():
+    text = '["vote",{"province":"28","n":12,"x":[1.5,null,true]}]'
+    assert WireJson.loads(text) == ["vote", {"province": "28", "n": 12, "x": [1.5, None, True]}]
+    assert WireJson.loads(text.encode()) == WireJson.loads(text)
+    with pytest.raises(ValueError):
+        WireJson.loads("[" + "9" * 101 + "]")
+    with pytest.raises(ValueError):
+        WireJson.loads('{"a": ')
+    assert WireJson.dumps({"a": [1, "é"]}, separators=(",", ":")) == '{"a":[1,"\\u00e9"]}'
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_broadcast_reaches_every_client_on_both_transports(probe_site, sio_client):
     sio = probe_site.realtime.sio
@@ -106,6 +119,8 @@ async def test_broadcast_reaches_every_client_on_both_transports(probe_site, sio
     assert stats.fallback == 0
     assert stats.direct > 0, stats.as_dict()  # idle WebSocket writers got pre-built frames
     assert stats.queued >= 3 * 3, stats.as_dict()  # polling clients went through their queue
+    assert isinstance(sio, FastAsyncServer)
+    assert sio.direct_packets > 0  # acks to idle WebSocket writers were written directly
 
 
 @pytest.mark.django_db(transaction=True)

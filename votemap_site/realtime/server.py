@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import BaseNamespace
-from .broadcast import FastAsyncManager, FastAsyncRedisManager
+from .broadcast import FastAsyncManager, FastAsyncRedisManager, FastAsyncServer
 from .origins import origin_allowed
 from .presence import LocalPresence, Presence, RedisPresence
 
@@ -37,7 +37,7 @@ class RealtimeServer:
 
     def __init__(self) -> None:
         self.presence = build_presence()
-        self.sio = socketio.AsyncServer(
+        self.sio = FastAsyncServer(
             async_mode="asgi",
             client_manager=build_client_manager(),
             cors_allowed_origins=origin_allowed,

@@ -1,0 +1,88 @@
+"""Charts of a run of bench/dashboard/run.py (matplotlib, from bench/dashboard/requirements.txt).
+
+    .venv/bin/python bench/dashboard/chart.py bench/dashboard/results/<stamp>.json
+
+Writes docs/img/bench-map-throughput.png (acked votes/s against offered) and
+docs/img/bench-map-latency.png (p99 vote-to-visible against offered), one
+panel per viewer count, one line per server kind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "img"
+STYLE = {
+    "site": ("#1f6feb", "o", "site (coalesced, group commit, task-free broadcast)"),
+    "site-stock": ("#8250df", "s", "site with stock python-socketio server/manager"),
+    "baseline": ("#cf222e", "^", "once-per-vote python-socketio (talk's design)"),
+    "baseline-fast": ("#bf8700", "v", "once-per-vote with the task-free manager"),
+}
+
+
+def series(points: list[dict], kind: str, viewers: int, key: str) -> tuple[list[float], list[float]]:
+    rows = sorted(
+        (p["offered_rate"], p.get(key)) for p in points
+        if p.get("server_kind") == kind and p.get("viewers") == viewers and "failed" not in p
+    )
+    return [r for r, _ in rows], [v if v is not None else float("nan") for _, v in rows]
+
+
+def draw(points: list[dict], key: str, ylabel: str, path: Path, *, target: float | None, log_y: bool,
+         diagonal: bool, title: str) -> None:
+    viewer_counts = sorted({p["viewers"] for p in points if "failed" not in p})
+    kinds = [k for k in STYLE if any(p.get("server_kind") == k for p in points)]
+    fig, axes = plt.subplots(1, len(viewer_counts), figsize=(6 * len(viewer_counts), 4.4), squeeze=False)
+    for ax, viewers in zip(axes[0], viewer_counts, strict=True):
+        top = 0.0
+        for kind in kinds:
+            xs, ys = series(points, kind, viewers, key)
+            if not xs:
+                continue
+            colour, marker, label = STYLE[kind]
+            ax.plot(xs, ys, marker=marker, color=colour, label=label)
+            top = max(top, max(xs))
+        if diagonal and top:
+            ax.plot([0, top], [0, top], color="#999", linestyle=":", linewidth=1, label="acked = offered")
+        if target is not None:
+            ax.axhline(target, color="#2da44e", linestyle="--", linewidth=1, label=f"target {target:g}")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_title(f"{viewers} viewers")
+        ax.set_xlabel("offered votes/s")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    data = json.loads(Path(sys.argv[1]).read_text())
+    points = data["points"]
+    load = data["meta"].get("uptime_load")
+    note = f"server on CPU 0, generator on CPU 1; load average at start {load}"
+    draw(points, "acked_per_s", "acked votes/s", OUT / "bench-map-throughput.png", target=3000, log_y=False,
+         diagonal=True, title=f"Vote map: acked durable votes/s ({note})")
+    draw(points, "visible_p99_ms", "p99 vote-to-visible (ms, log)", OUT / "bench-map-latency.png", target=250,
+         log_y=True, diagonal=False, title=f"Vote map: p99 vote-to-visible latency ({note})")
+    print(f"wrote {OUT / 'bench-map-throughput.png'} and {OUT / 'bench-map-latency.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
