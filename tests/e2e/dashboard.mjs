@@ -112,6 +112,22 @@ await run(async (browser) => {
     { timeout: 5000 },
   );
 
+  // Several provinces change in one go: all of them flash together.
+  const trio = ["33", "39", "48"];
+  const trioBefore = await b.evaluate((codes) => codes.map((c) =>
+    Number(document.querySelector(`.vm-label[data-code="${c}"]`).textContent)), trio);
+  await a.evaluate((codes) => {
+    for (const c of codes) {
+      document.querySelector(`.vm-province[data-code="${c}"]`).dispatchEvent(new MouseEvent("click", { bubbles: true }));
+      document.querySelector("#vm-up").click();
+    }
+  }, trio);
+  await b.waitForFunction(([codes, before]) => codes.every((c, i) =>
+    document.querySelector(`.vm-label[data-code="${c}"]`).textContent === String(before[i] + 1)), [trio, trioBefore]);
+  result.trioAnimating = await b.evaluate((codes) => codes.filter((c) =>
+    document.querySelector(`.vm-province[data-code="${c}"]`).getAnimations()
+      .some((an) => an.animationName === "vm-flash-up" && an.playState === "running")), trio);
+
   // A tap on the phone page votes too (Las Palmas, in the inset).
   // (an archipelago: tap where its number is, on its largest island)
   const spot = await b.evaluate(() => {
@@ -145,7 +161,7 @@ await run(async (browser) => {
     return seen;
   });
   result.limitedFeedback = acks.filter(([r]) => r === "rate_limited").map(([, t]) => t).slice(0, 1);
-  await a.waitForFunction(() => window.vmStats.sent >= 43, null, { timeout: 20000 });
+  await a.waitForFunction(() => window.vmStats.sent >= 46, null, { timeout: 20000 });
   result.okAcks = (await a.evaluate(() => window.vmStats.ok)) - okBefore;
   result.rejected = await a.evaluate(() => window.vmStats.rejected);
   await a.waitForTimeout(500);
