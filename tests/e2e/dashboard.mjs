@@ -149,6 +149,7 @@ await run(async (browser) => {
   // A burst past the rate limit: some votes are refused with a retry time,
   // and the pages still agree with each other afterwards.
   await a.click(sel("41"));
+  await a.waitForFunction(() => window.vmStats.sent >= 6); // every earlier ack is in
   const okBefore = await a.evaluate(() => window.vmStats.ok);
   const acks = await a.evaluate(async () => {
     const seen = [];
