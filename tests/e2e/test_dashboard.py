@@ -12,12 +12,9 @@ CODES = [f"{n:02d}" for n in range(1, 53)]
 @pytest.fixture
 def provinces(live_site):
     """The 52 provinces (a transactional test flushes the data migration's rows)."""
-    from dashboard.ine import PROVINCES
-    from dashboard.models import Province
+    from dashboard.services import provinces_seed
 
-    if Province.objects.count() != 52:
-        Province.objects.all().delete()
-        Province.objects.bulk_create(Province(code=code, name=name) for code, name in PROVINCES)
+    provinces_seed()
     return live_site
 
 
@@ -97,6 +94,23 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
     assert result["visitorHasReset"] is False
     assert "reset" in result["resetFeedback"].lower()
     assert result["presentTopAfterReset"] == 0
+    assert sum(Province.objects.values_list("votes", flat=True)) == 0
+
+
+def test_closed_voting_and_inactive_province(browser_available, provinces) -> None:
+    from dashboard.models import Province, Vote
+    from dashboard.services import province_set_active, voting_set_open
+
+    voting_set_open(is_open=False)
+    province_set_active(codes=["52"], active=False)
+    result = run_browser_script("dashboard_closed", base_url=provinces.url)
+    assert result["errors"] == []
+    assert result["closedBanner"] is True and result["presentClosed"] is True
+    assert result["melilla"] == {"inactive": True, "ariaDisabled": "true", "label": "", "listed": "true"}
+    assert result["closedVote"][0] == "closed" and "closed" in result["closedVote"][1]
+    assert result["melillaSelected"] == "Not in the vote"
+    assert result["inactiveVote"][0] in {"closed", "not_found"}
+    assert Vote.objects.count() == 0
     assert sum(Province.objects.values_list("votes", flat=True)) == 0
 
 
