@@ -3,6 +3,8 @@
 // version is exactly the last one + 1. A gap means a delta was missed, so the
 // caller asks for a fresh snapshot; deltas that arrive meanwhile are kept and
 // replayed on top of it when they follow on.
+const MAX_PENDING = 500; // deltas kept while waiting for a snapshot (25 s at 20 per second)
+
 export class MapState {
   constructor() {
     this.version = null; // null until the first snapshot
@@ -55,6 +57,7 @@ export class MapState {
       return { status: "stale", changes: [] };
     }
     if (!this.ready || this.resyncing) {
+      if (this.pending.length >= MAX_PENDING) this.pending.shift();
       this.pending.push(delta);
       return { status: "waiting", changes: [] };
     }
