@@ -158,7 +158,10 @@ ui.search.addEventListener("keydown", (e) => {
   } else if (e.key === "Enter") {
     e.preventDefault();
     const code = activeCode || (visible.length === 1 ? visible[0].dataset.code : null);
-    if (code) select(code);
+    if (code) {
+      select(code);
+      ui.up.focus(); // next step: vote (the buttons, or ArrowUp/ArrowDown right there)
+    }
   } else if (e.key === "Escape") {
     ui.search.value = "";
     filterList();

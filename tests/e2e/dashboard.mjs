@@ -103,7 +103,7 @@ await run(async (browser) => {
   await a.press("#vm-search", "Enter");
   result.selectedFromList = await a.textContent("#vm-selected-name");
   const barcelona = Number(await label(b, "08"));
-  await a.focus("#vm-up");
+  result.focusAfterPick = await a.evaluate(() => document.activeElement.id);
   await a.evaluate(() => { document.querySelector("#vm-feedback").dataset.result = ""; });
   await a.keyboard.press("ArrowUp");
   await a.waitForSelector('#vm-feedback[data-result="ok"]');

@@ -40,6 +40,7 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert (result["afterArrowRight"], result["afterArrowLeft"]) == ("29", "28")  # Málaga after Madrid
     assert result["visibleOptions"] == ["08"]
     assert result["selectedFromList"] == "Barcelona"
+    assert result["focusAfterPick"] == "vm-up"
     assert result["tappedName"] == "Palmas, Las"
 
     assert result["limitedFeedback"] and "try again in" in result["limitedFeedback"][0]
