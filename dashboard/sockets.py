@@ -21,7 +21,7 @@ Deltas and versions with several workers
     UPDATE, SQLite IMMEDIATE), so versions are gap-free and site-wide, survive
     restarts, and need no separate counter that could disagree with the data.
     Publish order must match version order too: a worker holds a short Redis
-    lock (`vm:map:commit`) from before its commit until its delta is
+    lock (`<REDIS_KEY_PREFIX>map:commit`) from before its commit until its delta is
     published, so deltas enter the pub/sub channel, and reach every client, in
     version order. Without Redis there is one worker and a local lock does it.
     A delta carries absolute counts, so a client that missed one (a jump in
@@ -78,7 +78,7 @@ log = logging.getLogger("dashboard")
 
 # Votes committed in one transaction at most; more wait for the next tick.
 MAX_BATCH = 5000
-COMMIT_LOCK_KEY = "vm:map:commit"
+COMMIT_LOCK_SUFFIX = "map:commit"  # after settings.REDIS_KEY_PREFIX
 # Held for one commit and one publish (milliseconds). A worker killed while holding
 # it delays the others by at most this long; past it, batches go on without it
 # (only the order in which clients receive deltas is at stake, never the data).
@@ -206,7 +206,9 @@ class MapDashboardNamespace(BaseNamespace):
             if self._redis is not None:
                 try:
                     lock = self._redis.lock(
-                        COMMIT_LOCK_KEY, timeout=COMMIT_LOCK_TIMEOUT, blocking_timeout=COMMIT_LOCK_TIMEOUT
+                        settings.REDIS_KEY_PREFIX + COMMIT_LOCK_SUFFIX,
+                        timeout=COMMIT_LOCK_TIMEOUT,
+                        blocking_timeout=COMMIT_LOCK_TIMEOUT,
                     )
                     if not await lock.acquire():
                         lock = None

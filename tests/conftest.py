@@ -251,7 +251,10 @@ def start_server_process(*, env: dict[str, str], log_path: Path, port: int | Non
 
     port = port or free_port()
     full_env = {**os.environ, "DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "test-secret-" + "x" * 40,
-                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_ENV_FILE": "", **env}
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_ENV_FILE": "",
+                # workers of one test run share a fan-out channel; other runs never see it
+                "SOCKETIO_REDIS_CHANNEL": f"votemap-test-{os.getpid()}",
+                "REDIS_KEY_PREFIX": f"vmtest{os.getpid()}:", **env}
     log = open(log_path, "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "votemap_site.asgi:application", "--host", "127.0.0.1",

@@ -205,6 +205,10 @@ if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRAN
     raise ImproperlyConfigured("SOCKETIO_TRANSPORTS takes websocket and/or polling")
 # Redis carries the cross-worker fan-out and the shared counters when set.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Pub/sub channel of the Socket.IO fan-out: sites sharing one Redis need their own.
+SOCKETIO_REDIS_CHANNEL = env.str("SOCKETIO_REDIS_CHANNEL", default="votemap-socketio")
+# Prefix of every Redis key the site writes (presence, locks).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="vm:")
 # Rate-limit escalation: a connection refused this many times within
 # RATE_LIMIT_FLOOD_WINDOW seconds is disconnected.
 RATE_LIMIT_FLOOD_STRIKES = env.int("RATE_LIMIT_FLOOD_STRIKES", default=50)

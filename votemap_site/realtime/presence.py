@@ -2,7 +2,7 @@
 
 Each worker counts its own connections per key. Without Redis that local count
 is the total. With Redis every worker keeps its count in a hash field
-(`vm:presence:<key>` -> {worker id: count}) and heartbeats in a sorted set, so
+(`<prefix>presence:<key>` -> {worker id: count}, prefix REDIS_KEY_PREFIX) and heartbeats in a sorted set, so
 the total is the sum over live workers and a crashed worker's count stops
 counting once its heartbeat is stale. Local counts are the source of truth for
 this worker; Redis holds a rebuildable copy.
@@ -17,7 +17,6 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-WORKERS_KEY = "vm:presence:workers"
 
 
 class Presence(Protocol):
@@ -58,8 +57,10 @@ class LocalPresence:
 
 
 class RedisPresence(LocalPresence):
-    def __init__(self, redis_url: str, *, heartbeat: float = 5.0) -> None:
+    def __init__(self, redis_url: str, *, heartbeat: float = 5.0, prefix: str = "vm:") -> None:
         super().__init__()
+        self._prefix = prefix + "presence:"
+        self._workers_key = prefix + "presence:workers"
         import redis.asyncio as aioredis
 
         self._redis = aioredis.from_url(redis_url, decode_responses=True)
@@ -80,15 +81,15 @@ class RedisPresence(LocalPresence):
         try:
             pipe = self._redis.pipeline()
             for key in self._keys:
-                pipe.hdel(f"vm:presence:{key}", self.worker_id)
-            pipe.zrem(WORKERS_KEY, self.worker_id)
+                pipe.hdel(self._prefix + key, self.worker_id)
+            pipe.zrem(self._workers_key, self.worker_id)
             await pipe.execute()
         except Exception:  # shutting down: Redis may already be gone
             log.warning("could not remove this worker's presence from Redis", exc_info=True)
         await self._redis.aclose()
 
     async def _beat(self) -> None:
-        await self._redis.zadd(WORKERS_KEY, {self.worker_id: time.time()})
+        await self._redis.zadd(self._workers_key, {self.worker_id: time.time()})
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -98,7 +99,7 @@ class RedisPresence(LocalPresence):
                 # Re-assert our counts: Redis may have restarted and lost them.
                 pipe = self._redis.pipeline()
                 for key in self._keys:
-                    pipe.hset(f"vm:presence:{key}", self.worker_id, self._counts.get(key, 0))
+                    pipe.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
                 await pipe.execute()
             except Exception:
                 log.warning("presence heartbeat failed", exc_info=True)
@@ -106,7 +107,7 @@ class RedisPresence(LocalPresence):
     async def _publish(self, key: str) -> None:
         self._keys.add(key)
         try:
-            await self._redis.hset(f"vm:presence:{key}", self.worker_id, self._counts.get(key, 0))
+            await self._redis.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
         except Exception:
             log.warning("presence update failed for %s", key, exc_info=True)
 
@@ -120,9 +121,9 @@ class RedisPresence(LocalPresence):
 
     async def total(self, key: str) -> int:
         try:
-            counts = await self._redis.hgetall(f"vm:presence:{key}")
+            counts = await self._redis.hgetall(self._prefix + key)
             alive = set(
-                await self._redis.zrangebyscore(WORKERS_KEY, time.time() - 3 * self.heartbeat, "+inf")
+                await self._redis.zrangebyscore(self._workers_key, time.time() - 3 * self.heartbeat, "+inf")
             )
         except Exception:
             log.warning("presence total fell back to the local count for %s", key, exc_info=True)

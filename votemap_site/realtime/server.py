@@ -21,14 +21,16 @@ log = logging.getLogger("votemap_site.realtime")
 
 def build_presence() -> Presence:
     if settings.REDIS_URL:
-        return RedisPresence(settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS)
+        return RedisPresence(
+            settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS, prefix=settings.REDIS_KEY_PREFIX
+        )
     return LocalPresence()
 
 
 def build_client_manager() -> socketio.AsyncManager:
     """The stock managers with a task-free broadcast path (broadcast.py)."""
     if settings.REDIS_URL:
-        return FastAsyncRedisManager(settings.REDIS_URL, channel="votemap-socketio")
+        return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
     return FastAsyncManager()
 
 
