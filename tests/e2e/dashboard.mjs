@@ -168,6 +168,24 @@ await run(async (browser) => {
   await a.waitForTimeout(500);
   result.sevilla = [await label(a, "41"), await label(b, "41")];
 
+  // Keyboard only, from the top of a fresh page: Tab reaches the map in one
+  // stop, Enter picks the province, ArrowUp votes.
+  const c = await openMap(browser, { viewport: { width: 1280, height: 860 } });
+  let tabs = 0;
+  while (tabs < 30) {
+    await c.keyboard.press("Tab");
+    tabs += 1;
+    if (await c.evaluate(() => document.activeElement.classList.contains("vm-province"))) break;
+  }
+  result.keyboardOnly = { tabs, province: await c.evaluate(() => document.activeElement.dataset.code) };
+  await c.keyboard.press("Enter");
+  await c.keyboard.press("ArrowUp");
+  await c.waitForSelector('#vm-feedback[data-result="ok"]');
+  result.keyboardOnly.feedback = await c.textContent("#vm-feedback");
+  await c.keyboard.press("Tab");
+  result.keyboardOnly.afterMap = await c.evaluate(() => document.activeElement.id);
+  await c.close();
+
   const flashes = await b.evaluate(() => window.flashLog);
   result.flashed = {
     up28: flashes.some((f) => f.code === "28" && f.cls === "vm-flash-up"),
@@ -177,6 +195,6 @@ await run(async (browser) => {
   };
   result.top = await b.$$eval("#vm-top li", (lis) => lis.map((li) => li.dataset.code));
   result.viewers = await a.textContent("[data-vm-viewers]");
-  result.errors = [...a.errors, ...b.errors];
+  result.errors = [...a.errors, ...b.errors, ...c.errors];
   return result;
 });

@@ -47,15 +47,21 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert result["sevilla"][0] == result["sevilla"][1]
     assert result["flashed"]["up28"] and result["flashed"]["down28"] and result["flashed"]["up08"]
     assert result["flashed"]["up41"] >= 1
+    # keyboard only: the map is reached within a few Tabs, its stop is the first province by name
+    assert result["keyboardOnly"]["tabs"] <= 10
+    assert result["keyboardOnly"]["province"] == "02"  # Albacete
+    assert "Albacete" in result["keyboardOnly"]["feedback"]
+    assert result["keyboardOnly"]["afterMap"] == "vm-up"
     assert result["trioAnimating"] == ["33", "39", "48"]
     assert int(result["viewers"]) >= 2
 
     counts = dict(Province.objects.values_list("code", "votes"))
-    shown = {code: counts[code] for code in ("28", "08", "35", "33", "39", "48", "41")}
+    shown = {code: counts[code] for code in ("28", "08", "35", "33", "39", "48", "41", "02")}
     assert counts["28"] == 0, shown  # one up, one down
     assert counts["08"] == 1, shown
     assert counts["35"] == 1, shown
     assert counts["33"] == counts["39"] == counts["48"] == 1, shown
+    assert counts["02"] == 1, shown
     assert str(counts["41"]) == result["sevilla"][0]
     assert counts["41"] == result["okAcks"] >= 1  # every acked vote counted once
     assert set(result["rejected"]) == {"rate_limited"}

@@ -154,6 +154,7 @@ export function startLiveMap({
     const changes = state.applySnapshot(snapshot);
     all = true;
     record(changes, { animate: !first });
+    map.refreshOrder();
     onSnapshot(state);
   }
 

@@ -258,9 +258,18 @@ export function createMap(container, { features, interactive = true, onSelect = 
     setRoving(code);
   }
 
+  // Names arrived (snapshot): the map's tab stop is the first province by name
+  // unless one is selected or focused.
+  function refreshOrder() {
+    if (!interactive) return;
+    const current = roving && items.get(roving).path;
+    if (current && (current.classList.contains("is-selected") || current === document.activeElement)) return;
+    setRoving(byName()[0]);
+  }
+
   function focus(code) {
     items.get(code)?.path.focus();
   }
 
-  return { svg, codes: [...items.keys()], paint, flash, select, focus, showTooltipFor, hideTooltip };
+  return { svg, codes: [...items.keys()], paint, flash, select, focus, refreshOrder, showTooltipFor, hideTooltip };
 }
