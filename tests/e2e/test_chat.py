@@ -46,3 +46,51 @@ def test_screenshot_for_the_readme(browser_available, chat_rooms, live_site) -> 
     result = run_browser_script("chat_screenshot", base_url=live_site.url, timeout=120,
                                 path=os.path.abspath(os.environ["CHAT_SCREENSHOT_PATH"]), sentences=sentences)
     assert result["errors"] == [] and result["words"] >= 8
+
+
+def test_reconnect_catches_up_without_duplicates(browser_available, chat_rooms, live_site, tmp_path) -> None:
+    import threading
+    import time
+
+    from chat import services
+
+    room = chat_rooms["dogs"]
+
+    def post(text):
+        return services.message_post(room_id=room.id, room_slug="dogs", author="Bea", color="#0b57d0",
+                                     sender_key="elsewhere", text=text)[0]["id"]
+
+    first = [post(f"antes {i}") for i in range(3)]
+    ready = tmp_path / "ready"
+    outcome = {}
+
+    def browse():
+        outcome["result"] = run_browser_script("chat_reconnect", base_url=live_site.url, before=3,
+                                               after=3 + 60, ready=str(ready))
+
+    thread = threading.Thread(target=browse)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not ready.exists() and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), outcome
+    # Stored while the page is connected but never broadcast: as if missed during an outage.
+    missed = [post(f"durante {i}") for i in range(60)]
+    namespace = live_site.realtime.namespace("/chat")
+    loop = namespace._tick._task.get_loop()
+    server = namespace.server
+
+    def drop_connections():
+        # Abort the TCP connections under the page's sockets, as a network outage would.
+        for sid in list(namespace._joined):
+            sock = server.eio.sockets[server.manager.eio_sid_from_sid(sid, "/chat")]
+            protocol = getattr(sock, "_votemap_direct_ws", None)
+            assert protocol is not None, "the page is not on a WebSocket served by uvicorn"
+            protocol.transport.abort()
+
+    loop.call_soon_threadsafe(drop_connections)
+    thread.join(60)
+    result = outcome["result"]
+    assert result["errors"] == []
+    assert result["ids"] == first + missed
+    assert "reconnecting" in result["badgeStates"]
