@@ -8,8 +8,10 @@ The views only pass configuration through `json_script`.
 import base64
 import io
 import math
+from urllib.parse import urlsplit
 
 import segno
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -50,6 +52,25 @@ def qr_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def voting_url(request: HttpRequest) -> str:
+    """Absolute URL of the voting page for the QR code: DASHBOARD_PUBLIC_URL when
+    set (the address the audience reaches), otherwise built from the request."""
+    path = reverse("dashboard:map")
+    public = settings.DASHBOARD_PUBLIC_URL.strip()
+    parts = urlsplit(public)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}{path}"
+    return request.build_absolute_uri(path)
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 @require_GET
 def map_page(request: HttpRequest) -> HttpResponse:
     config = {
@@ -62,10 +83,15 @@ def map_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def present_page(request: HttpRequest) -> HttpResponse:
-    vote_url = request.build_absolute_uri(reverse("dashboard:map"))
+    vote_url = voting_url(request)
     config = {"namespace": NAMESPACE, "voteUrl": vote_url}
     return render(
         request,
         "dashboard/present.html",
-        {"config": config, "vote_url": vote_url, "qr_src": qr_data_uri(vote_url)},
+        {
+            "config": config,
+            "vote_url": vote_url,
+            "qr_src": qr_data_uri(vote_url),
+            "loopback": is_loopback(vote_url),
+        },
     )

@@ -247,6 +247,9 @@ LOBBY_STATS_INTERVAL = env.float("LOBBY_STATS_INTERVAL", default=1.0)
 DASHBOARD_TICK_MS = env.int("DASHBOARD_TICK_MS", default=50)
 DASHBOARD_VOTE_RATE = env.float("DASHBOARD_VOTE_RATE", default=10.0)
 DASHBOARD_VOTE_BURST = env.int("DASHBOARD_VOTE_BURST", default=20)
+# Address the audience uses to reach the site (the presenter view's QR code);
+# empty: built from the request, e.g. https://vote.example.org
+DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 
 # --- chat ---------------------------------------------------------------
 CHAT_MESSAGE_RATE = env.float("CHAT_MESSAGE_RATE", default=3.0)

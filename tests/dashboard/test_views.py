@@ -157,3 +157,27 @@ def test_javascript_catalog_has_the_map_strings_in_spanish(client: Client) -> No
     js = client.get("/jsi18n/", headers={"accept-language": "es"}).content.decode()
     assert "Demasiados votos" in js
     assert "cerrada ahora mismo" in js
+
+
+def test_presenter_qr_uses_the_public_url_when_set(client: Client, settings) -> None:
+    settings.DASHBOARD_PUBLIC_URL = "https://vote.example.org/"
+    html = client.get("/map/present/", HTTP_HOST="localhost").content.decode()
+    assert "https://vote.example.org/map/" in html
+    assert "only works on this computer" not in html
+    assert config_of(client.get("/map/present/"))["voteUrl"] == "https://vote.example.org/map/"
+
+
+@pytest.mark.parametrize("value", ["", "not a url", "ftp://vote.example.org", "https://"])
+def test_presenter_ignores_an_unusable_public_url(client: Client, settings, value: str) -> None:
+    settings.DASHBOARD_PUBLIC_URL = value
+    response = client.get("/map/present/", HTTP_HOST="localhost")
+    assert response.status_code == 200
+    assert config_of(response)["voteUrl"] == "http://localhost/map/"
+    assert "only works on this computer" in response.content.decode()  # loopback: the audience cannot reach it
+
+
+def test_presenter_on_a_public_host_has_no_loopback_warning(client: Client, settings) -> None:
+    settings.ALLOWED_HOSTS = ["vote.example.org"]
+    html = client.get("/map/present/", HTTP_HOST="vote.example.org").content.decode()
+    assert "http://vote.example.org/map/" in html
+    assert "only works on this computer" not in html
