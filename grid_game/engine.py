@@ -452,8 +452,11 @@ class Engine:
         """Apply admin changes to loaded arenas (revision bumped in the database)."""
         if not self.arenas:
             return
-        fresh = await self.load_revisions(list(self.arenas))
-        for slug, arena in list(self.arenas.items()):
+        slugs = list(self.arenas)
+        fresh = await self.load_revisions(slugs)
+        # Only the arenas asked about: others may have been loaded while we awaited.
+        for slug in slugs:
+            arena = self.arenas[slug]
             info = fresh.get(slug)
             if info is None:  # deleted in the admin: behaves as closed
                 if arena.info.is_open:

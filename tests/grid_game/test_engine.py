@@ -127,3 +127,32 @@ async def test_stop_cancels_loops_and_flushes_scores():
     await engine.stop()
     assert task.done()
     assert any(("p1", "A", 1) in entries for _, entries in fakes.recorded)
+
+
+async def test_arena_loaded_during_a_config_poll_is_not_taken_for_deleted():
+    fakes = Fakes()
+    other = ArenaInfo(id=2, slug="other", name="Other", width=5, height=5, max_players=4, coins=1,
+                      is_open=True, revision=1)
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def load_arena(slug):
+        return {"main": fakes.info, "other": other}.get(slug)
+
+    async def slow_revisions(slugs):
+        started.set()
+        await release.wait()
+        return {s: {"main": fakes.info, "other": other}[s] for s in slugs}
+
+    fakes.load_arena = load_arena
+    fakes.load_revisions = slow_revisions
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    poll = asyncio.create_task(engine.poll_config())
+    await started.wait()
+    await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="other", name=None, spectate=False)
+    release.set()
+    await poll
+    assert engine.arenas["other"].info.is_open
+    engine.move(sid="s2", direction="up", seq=1)  # not refused as closed
+    await engine.stop()
