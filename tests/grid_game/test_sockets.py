@@ -324,3 +324,19 @@ async def test_no_socket_id_in_any_payload(arenas, sio_client, make_session):
             assert sid not in text
     assert cookies["sessionid"] not in text
     assert len(you["id"]) == 16
+
+
+async def test_arena_list_page_shows_players_online(arenas, live_site, sio_client):
+    import re
+    import urllib.request
+
+    c = await sio_client(NS)
+    ok(await c.call("join_game", {"arena": "tiny"}))
+
+    def fetch():
+        with urllib.request.urlopen(live_site.url + "/game/", timeout=10) as resp:
+            return resp.read().decode()
+
+    body = await asyncio.to_thread(fetch)
+    card = re.search(r'data-arena="tiny".*?data-role="online">(\d+)<', body, re.S)
+    assert card and card.group(1) == "1"
