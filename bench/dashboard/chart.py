@@ -25,6 +25,7 @@ STYLE = {
     "site-stock": ("#8250df", "s", "site with stock python-socketio server/manager"),
     "baseline": ("#cf222e", "^", "once-per-vote python-socketio (talk's design)"),
     "baseline-fast": ("#bf8700", "v", "once-per-vote with the task-free manager"),
+    "site@100": ("#0a3069", "D", "site with a 100 ms tick"),
 }
 
 

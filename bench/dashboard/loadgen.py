@@ -382,6 +382,10 @@ class LoadGen:
             ),
             acks_received_in_window_per_s=round((acks_at_end - window_first) / measured_seconds, 1),
         )
+        # Server CPU time per acked vote: comparable across runs even when the shared
+        # machine gives the server less than a whole core.
+        if result["server_cpu"] is not None and result["acked_per_s"]:
+            result["server_cpu_us_per_vote"] = round(result["server_cpu"] / result["acked_per_s"] * 1e6, 1)
         for conn in self.viewers + self.voters:
             conn.close()
         await asyncio.sleep(0.2)

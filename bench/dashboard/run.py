@@ -21,6 +21,9 @@ Server kinds:
   the stock manager (the talk's design);
 - `baseline-fast`: the same with the task-free manager.
 
+A site kind may carry a tick: `site@100` runs the site with
+DASHBOARD_TICK_MS=100 (the default tick is the site's setting, 50 ms).
+
 Writes bench/dashboard/results/<stamp>.json (every point, machine load) and
 prints a markdown table; bench/dashboard/chart.py draws the PNG charts.
 """
@@ -97,17 +100,20 @@ class Server:
         self.kind = kind
         self.port = free_port()
         self.db: Path | None = None
-        self.log_path = workdir / f"{kind}-{self.port}.log"
+        self.log_path = workdir / f"{kind.replace('@', '-')}-{self.port}.log"
         uvicorn_flags = [
             "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
             "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
             "--no-access-log", "--log-level", "warning",
         ]
-        if kind in ("site", "site-stock"):
-            self.db = workdir / f"{kind}-{self.port}.sqlite3"
+        base, _, tick = kind.partition("@")
+        if base in ("site", "site-stock"):
+            self.db = workdir / f"{base}-{self.port}.sqlite3"
             shutil.copyfile(template, self.db)
             env = site_env(self.db)
-            app = "votemap_site.asgi:application" if kind == "site" else "bench.dashboard.stock_manager_asgi:application"
+            if tick:
+                env["DASHBOARD_TICK_MS"] = str(int(tick))
+            app = "votemap_site.asgi:application" if base == "site" else "bench.dashboard.stock_manager_asgi:application"
             cmd = [PY, "-m", "uvicorn", app, *uvicorn_flags]
         elif kind in ("baseline", "baseline-fast"):
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -160,7 +166,7 @@ def loadavg() -> list[float]:
 
 
 def run_point(server: Server, viewers: int, rate: float, args: argparse.Namespace, workdir: Path) -> dict:
-    out = workdir / f"point-{server.kind}-{viewers}-{int(rate)}.json"
+    out = workdir / f"point-{server.kind.replace('@', '-')}-{viewers}-{int(rate)}.json"
     cmd = [
         "taskset", "-c", CLIENT_CPU, PY, str(HERE / "loadgen.py"),
         "--url", server.url, "--viewers", str(viewers), "--rate", str(rate),
@@ -215,11 +221,11 @@ def memory_point(kind: str, workdir: Path, template: Path, count: int) -> dict:
 
 def markdown_table(points: list[dict]) -> str:
     head = ("| server | viewers | voters | offered/s | acked/s | p50 ms | p95 ms | p99 ms | ack p99 ms "
-            "| not visible | unacked | errors | deltas/s | server CPU | generator CPU | missing in DB | load |")
-    lines = [head, "|" + "|".join(["---"] * 17) + "|"]
+            "| not visible | unacked | errors | deltas/s | server CPU | CPU µs/vote | generator CPU | missing in DB | load |")
+    lines = [head, "|" + "|".join(["---"] * 18) + "|"]
     for p in points:
         if "failed" in p:
-            lines.append(f"| {p['label']} | {p['viewers']} | | {p['offered_rate']:.0f} | failed | | | | | | | | | | | | |")
+            lines.append(f"| {p['label']} | {p['viewers']} | | {p['offered_rate']:.0f} | failed | | | | | | | | | | | | | |")
             continue
         errors = ", ".join(f"{k} {v}" for k, v in p["errors"].items()) or "0"
         missing = "n/a" if p["missing_in_db"] is None else p["missing_in_db"]
@@ -231,7 +237,8 @@ def markdown_table(points: list[dict]) -> str:
             f"| {p['server_kind']} | {p['viewers']} | {p['voters']} | {p['offered_rate']:.0f} | {p['acked_per_s']:.0f} "
             f"| {ms(p['visible_p50_ms'])} | {ms(p['visible_p95_ms'])} | {ms(p['visible_p99_ms'])} | {ms(p['ack_p99_ms'])} "
             f"| {p['not_visible_everywhere']} | {p['unacked']} | {errors} | {p['deltas_per_s']} "
-            f"| {p['server_cpu']:.0%} | {p['generator_cpu']:.0%} | {missing} | {p['load_before'][0]} |"
+            f"| {p['server_cpu']:.0%} | {p.get('server_cpu_us_per_vote', '-')} | {p['generator_cpu']:.0%} "
+            f"| {missing} | {p['load_before'][0]} |"
         )
     return "\n".join(lines)
 
@@ -253,6 +260,8 @@ def main() -> int:
                         help="viewers:rate,rate;... for the site kinds")
     parser.add_argument("--baseline-rates", default="100:50,100,200,500,1000;1000:10,25,50,100,500",
                         help="viewers:rate,... for the baseline kinds")
+    parser.add_argument("--kind-rates", default="{}",
+                        help='JSON {"kind": "viewers:rate,...;..."} overriding the rates of one kind')
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--drain", type=float, default=5.0)
@@ -273,6 +282,11 @@ def main() -> int:
     nofile = raise_fd_limit()
     kinds = [k for k in args.kinds.split(",") if k]
     site_rates, baseline_rates = parse_rates(args.rates), parse_rates(args.baseline_rates)
+    per_kind = {
+        kind: (parse_rates(spec) if kind in json.loads(args.kind_rates) else
+               baseline_rates if kind.startswith("baseline") else site_rates)
+        for kind in kinds for spec in [json.loads(args.kind_rates).get(kind, "")]
+    }
     stamp = args.name or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(exist_ok=True)
     meta = {
@@ -290,14 +304,13 @@ def main() -> int:
         workdir = Path(tmp)
         template = make_template_db(workdir)
         if not args.memory_only:
-            viewer_counts = sorted(set(site_rates) | set(baseline_rates))
+            viewer_counts = sorted({v for table in per_kind.values() for v in table})
             for viewers in viewer_counts:
                 # Interleave kinds at each rate so they share the machine's background load.
-                rates = sorted(set(site_rates.get(viewers, [])) | set(baseline_rates.get(viewers, [])))
+                rates = sorted({r for table in per_kind.values() for r in table.get(viewers, [])})
                 for rate in rates:
                     for kind in kinds:
-                        table = baseline_rates if kind.startswith("baseline") else site_rates
-                        if rate not in table.get(viewers, []):
+                        if rate not in per_kind[kind].get(viewers, []):
                             continue
                         server = Server(kind, workdir, template)
                         try:
