@@ -73,6 +73,18 @@ def proc_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def proc_runqueue_wait(pid: int) -> float | None:
+    """Seconds the server's threads spent runnable but waiting for a CPU (schedstat)."""
+    try:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[1])
+        return total / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def mask_frame(opcode: int, payload: bytes) -> bytes:
     """A final client frame, masked with a random key as RFC 6455 requires."""
     length = len(payload)
@@ -333,7 +345,7 @@ class LoadGen:
         warm_end = begin + args.warmup
         end = warm_end + args.duration
         cpu0 = wall0 = None
-        server_cpu0 = None
+        server_cpu0 = server_wait0 = None
         sent_in_window: list[str] = []
         window_first = None
         index = 0
@@ -346,6 +358,7 @@ class LoadGen:
             if cpu0 is None and now >= warm_end:
                 cpu0, wall0 = cpu_seconds(), now
                 server_cpu0 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+                server_wait0 = proc_runqueue_wait(args.server_pid) if args.server_pid else None
                 window_first = len(self.acks)
             due += (now - last) * args.rate
             last = now
@@ -361,6 +374,7 @@ class LoadGen:
             await asyncio.sleep(interval)
         cpu1, wall1 = cpu_seconds(), time.perf_counter()
         server_cpu1 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+        server_wait1 = proc_runqueue_wait(args.server_pid) if args.server_pid else None
         acks_at_end = len(self.acks)
         # Drain: wait for outstanding acks and for the last deltas to reach every viewer.
         drain_deadline = time.perf_counter() + args.drain
@@ -379,6 +393,11 @@ class LoadGen:
             server_cpu=(
                 round((server_cpu1 - server_cpu0) / measured_seconds, 3)
                 if server_cpu0 is not None and server_cpu1 is not None else None
+            ),
+            # share of the window the server was runnable but waiting for its CPU
+            server_cpu_wait=(
+                round((server_wait1 - server_wait0) / measured_seconds, 3)
+                if server_wait0 is not None and server_wait1 is not None else None
             ),
             acks_received_in_window_per_s=round((acks_at_end - window_first) / measured_seconds, 1),
         )

@@ -5,6 +5,7 @@ so emits reach clients connected to any worker. Namespaces are listed in
 settings.SOCKETIO_NAMESPACES as (path, dotted class) pairs.
 """
 
+import gc
 import logging
 
 import socketio
@@ -34,6 +35,29 @@ def build_client_manager() -> socketio.AsyncManager:
     return FastAsyncManager()
 
 
+# Cyclic GC for a long-running server with thousands of connections: python's
+# defaults (700-2,000 allocations per young collection, a full collection
+# every ~10 old ones) made full collections walk every object of every
+# connection several times a minute under a vote flood, 0.3-0.7 s each (the
+# vote map benchmark, bench/dashboard/RESULTS.md). Objects alive at start-up
+# (Django, modules, settings) are frozen out of the collector, young
+# collections run less often and full ones rarely. Reference counting still
+# frees everything that is not in a cycle at once.
+GC_THRESHOLDS = (20_000, 20, 100)
+_gc_tuned = False
+
+
+def tune_garbage_collector() -> None:
+    """Once per process, at server start-up."""
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class RealtimeServer:
     """The AsyncServer with its namespaces and presence, started by the ASGI lifespan."""
 
@@ -58,6 +82,7 @@ class RealtimeServer:
             self.namespaces.append(namespace)
 
     async def startup(self) -> None:
+        tune_garbage_collector()
         await self.presence.start()
         for namespace in self.namespaces:
             await namespace.start()
