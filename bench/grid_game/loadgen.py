@@ -270,7 +270,7 @@ async def main(args: argparse.Namespace) -> dict:
             "ticks": ticks,
             "work_us_per_tick": round(1e6 * work / ticks, 1) if ticks else None,
             "emit_us_per_tick": round(1e6 * emit / ticks, 1) if ticks else None,
-            "cpu_share": round((work + emit) / window, 3),
+            "cpu_share": round((work + emit) / window, 3),  # of one core
         }
     for p in run.players:
         p.reader_task.cancel()
