@@ -41,7 +41,7 @@ def draw(points: list[dict], key: str, ylabel: str, path: Path, *, target: float
          diagonal: bool, title: str) -> None:
     viewer_counts = sorted({p["viewers"] for p in points if "failed" not in p})
     kinds = [k for k in STYLE if any(p.get("server_kind") == k for p in points)]
-    fig, axes = plt.subplots(1, len(viewer_counts), figsize=(6 * len(viewer_counts), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(viewer_counts), figsize=(6 * len(viewer_counts), 5.2), squeeze=False)
     for ax, viewers in zip(axes[0], viewer_counts, strict=True):
         top = 0.0
         for kind in kinds:
@@ -61,9 +61,13 @@ def draw(points: list[dict], key: str, ylabel: str, path: Path, *, target: float
         ax.set_xlabel("offered votes/s")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
+    handles: dict[str, object] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), fontsize=8, loc="lower center", ncol=3, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -221,14 +221,16 @@ def memory_point(kind: str, workdir: Path, template: Path, count: int) -> dict:
 
 def markdown_table(points: list[dict]) -> str:
     head = ("| server | viewers | voters | offered/s | acked/s | p50 ms | p95 ms | p99 ms | ack p99 ms "
-            "| not visible | unacked | errors | deltas/s | server CPU | CPU µs/vote | generator CPU | missing in DB | load |")
-    lines = [head, "|" + "|".join(["---"] * 18) + "|"]
+            "| not visible | unacked | errors | deltas/s | server CPU | server CPU wait | CPU µs/vote | generator CPU "
+            "| missing in DB | load |")
+    lines = [head, "|" + "|".join(["---"] * 19) + "|"]
     for p in points:
         if "failed" in p:
-            lines.append(f"| {p['label']} | {p['viewers']} | | {p['offered_rate']:.0f} | failed | | | | | | | | | | | | | |")
+            lines.append(f"| {p['label']} | {p['viewers']} | | {p['offered_rate']:.0f} | failed | | | | | | | | | | | | | | |")
             continue
         errors = ", ".join(f"{k} {v}" for k, v in p["errors"].items()) or "0"
         missing = "n/a" if p["missing_in_db"] is None else p["missing_in_db"]
+        wait = "-" if p.get("server_cpu_wait") is None else f"{p['server_cpu_wait']:.0%}"
 
         def ms(value):
             return "-" if value is None else f"{value:.0f}"
@@ -237,7 +239,7 @@ def markdown_table(points: list[dict]) -> str:
             f"| {p['server_kind']} | {p['viewers']} | {p['voters']} | {p['offered_rate']:.0f} | {p['acked_per_s']:.0f} "
             f"| {ms(p['visible_p50_ms'])} | {ms(p['visible_p95_ms'])} | {ms(p['visible_p99_ms'])} | {ms(p['ack_p99_ms'])} "
             f"| {p['not_visible_everywhere']} | {p['unacked']} | {errors} | {p['deltas_per_s']} "
-            f"| {p['server_cpu']:.0%} | {p.get('server_cpu_us_per_vote', '-')} | {p['generator_cpu']:.0%} "
+            f"| {p['server_cpu']:.0%} | {wait} | {p.get('server_cpu_us_per_vote', '-')} | {p['generator_cpu']:.0%} "
             f"| {missing} | {p['load_before'][0]} |"
         )
     return "\n".join(lines)
@@ -319,7 +321,7 @@ def main() -> int:
                             server.stop()
                         points.append(point)
                         brief = {k: point.get(k) for k in ("server_kind", "viewers", "offered_rate", "acked_per_s",
-                                                           "visible_p99_ms", "server_cpu", "generator_cpu",
+                                                           "visible_p99_ms", "server_cpu", "server_cpu_wait", "generator_cpu",
                                                            "missing_in_db", "failed")}
                         print(json.dumps(brief), flush=True)
         if not args.no_memory:
