@@ -424,6 +424,7 @@ class LoadGen:
                 counts.append(count)
                 versions.append(version)
         latencies: list[float] = []
+        by_second: dict[int, list[float]] = {}
         unseen = 0
         acked_in_window = []
         for sent_at, acked_at, province, votes, _version, vote_id in self.acks:
@@ -442,7 +443,9 @@ class LoadGen:
             if seen_at is None:
                 unseen += 1
                 continue
-            latencies.append(max(0.0, seen_at - sent_at) * 1000)
+            latency = max(0.0, seen_at - sent_at) * 1000
+            latencies.append(latency)
+            by_second.setdefault(int(sent_at - t0), []).append(latency)
         ack_latencies = sorted(
             (acked_at - sent_at) * 1000 for sent_at, acked_at, *_rest, vote_id in self.acks if vote_id in window_ids
         )
@@ -480,6 +483,11 @@ class LoadGen:
             "connections_lost": self.lost,
             "acked_total": len(self.acks),
             "missing_in_db": missing_in_db,
+            # per second of the window (by send time): [votes, p50 ms, max ms]
+            "timeline": [
+                [len(v), round(sorted(v)[len(v) // 2], 1), round(max(v), 1)]
+                for _, v in sorted(by_second.items())
+            ],
         }
 
 

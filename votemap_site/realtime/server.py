@@ -35,15 +35,16 @@ def build_client_manager() -> socketio.AsyncManager:
     return FastAsyncManager()
 
 
-# Cyclic GC for a long-running server with thousands of connections: python's
-# defaults (700-2,000 allocations per young collection, a full collection
-# every ~10 old ones) made full collections walk every object of every
-# connection several times a minute under a vote flood, 0.3-0.7 s each (the
-# vote map benchmark, bench/dashboard/RESULTS.md). Objects alive at start-up
-# (Django, modules, settings) are frozen out of the collector, young
-# collections run less often and full ones rarely. Reference counting still
+# Cyclic GC for a long-running server with thousands of connections. With
+# python's defaults (2,000 allocations per young collection, a full one every
+# 10 middle ones) a vote flood triggered full collections that walked every
+# object of every connection several times a minute, 0.3-1 s each; a large
+# young threshold (20,000) instead made single middle collections take up to
+# 2 s. Measured best (bench/dashboard/RESULTS.md): objects alive at start-up
+# (Django, modules, settings) frozen out of the collector, young collections
+# every 5,000 allocations, full collections rare. Reference counting still
 # frees everything that is not in a cycle at once.
-GC_THRESHOLDS = (20_000, 20, 100)
+GC_THRESHOLDS = (5_000, 10, 1_000)
 _gc_tuned = False
 
 
