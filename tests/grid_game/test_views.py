@@ -79,3 +79,27 @@ def test_spanish_page(client, main_arena):
     response = client.get("/game/main/", HTTP_ACCEPT_LANGUAGE="es")
     assert response.status_code == 200
     assert "Puntuaciones" in response.content.decode()
+
+
+def test_admin_pages_and_saving_bumps_the_revision(admin_client, main_arena):
+    assert admin_client.get("/admin/grid_game/arena/").status_code == 200
+    assert admin_client.get("/admin/grid_game/highscore/").status_code == 200
+    url = f"/admin/grid_game/arena/{main_arena.pk}/change/"
+    assert admin_client.get(url).status_code == 200
+    before = Arena.objects.get(pk=main_arena.pk).revision
+    response = admin_client.post(url, {
+        "slug": "main", "name": "Main arena", "width": 20, "height": 10, "max_players": 32, "coins": 3,
+    })  # is_open unchecked: closing the arena
+    assert response.status_code == 302, response.content[:2000]
+    arena = Arena.objects.get(pk=main_arena.pk)
+    assert arena.is_open is False and arena.revision == before + 1
+
+
+def test_admin_refuses_more_players_and_coins_than_cells(admin_client, main_arena):
+    url = f"/admin/grid_game/arena/{main_arena.pk}/change/"
+    response = admin_client.post(url, {
+        "slug": "main", "name": "Main arena", "width": 4, "height": 2, "max_players": 8, "coins": 1,
+        "is_open": "on",
+    })
+    assert response.status_code == 200  # the form again, with the error
+    assert Arena.objects.get(pk=main_arena.pk).width == 20
