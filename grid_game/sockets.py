@@ -125,8 +125,11 @@ class GridGameNamespace(BaseNamespace):
             )
         except GameError as err:
             raise RealtimeError(err.code, err.message) from None
-        if previous is not None and previous.slug != payload.arena:
-            await self.leave_room(sid, f"arena:{previous.slug}")
+        finally:
+            # Switching arenas leaves the previous one even when the new join is refused.
+            current = self.engine.members.get(sid)
+            if previous is not None and (current is None or current.slug != previous.slug):
+                await self.leave_room(sid, f"arena:{previous.slug}")
         await self.enter_room(sid, f"arena:{payload.arena}")
         return data
 

@@ -340,3 +340,23 @@ async def test_arena_list_page_shows_players_online(arenas, live_site, sio_clien
     body = await asyncio.to_thread(fetch)
     card = re.search(r'data-arena="tiny".*?data-role="online">(\d+)<', body, re.S)
     assert card and card.group(1) == "1"
+
+
+async def test_switching_arenas_leaves_the_previous_one(arenas, sio_client):
+    a = await sio_client(NS)
+    watcher = await sio_client(NS)
+    you = ok(await a.call("join_game", {"arena": "tiny"}))["you"]
+    ok(await watcher.call("join_game", {"arena": "tiny", "spectate": True}))
+    err(await a.call("join_game", {"arena": "shut"}), "closed")  # refused, but tiny was left
+    ok(await a.call("join_game", {"arena": "main"}))
+    state = await wait_state(watcher, lambda s: s["players_online"] == 0)
+    assert find(state, you["id"]) is not None  # seat kept for the grace period
+    # a no longer receives tiny's states
+    await asyncio.sleep(0.3)
+    while True:
+        try:
+            event = await a.receive(timeout=0.3)
+        except Exception:
+            break
+        if event[0] == "state":
+            assert event[1]["arena"] == "main"
