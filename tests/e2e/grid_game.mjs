@@ -57,6 +57,36 @@ await run(async (browser) => {
   if (PARAMS.screenshot) {
     await b.screenshot({ path: PARAMS.screenshot, fullPage: false });
   }
+  // A phone: the board fits the screen and a swipe moves the player.
+  const phone = await newPage(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await phone.goto(`${BASE_URL}/game/${arena}/`);
+  const youPhone = await joined(phone);
+  const phoneFits = await phone.evaluate(() => {
+    const r = document.getElementById("game-board").getBoundingClientRect();
+    return r.left >= 0 && r.right <= window.innerWidth;
+  });
+  const swipeRight = youPhone.x < columns - 1;
+  await phone.evaluate((dx) => {
+    const board = document.getElementById("game-board");
+    const r = board.getBoundingClientRect();
+    const x = r.left + r.width / 2;
+    const y = r.top + r.height / 2;
+    const touch = (cx) => new Touch({ identifier: 1, target: board, clientX: cx, clientY: y });
+    board.dispatchEvent(new TouchEvent("touchstart", { touches: [touch(x)], changedTouches: [touch(x)], bubbles: true }));
+    board.dispatchEvent(new TouchEvent("touchend", { touches: [], changedTouches: [touch(x + dx)], bubbles: true }));
+  }, swipeRight ? 80 : -80);
+  const swipedTo = swipeRight ? youPhone.x + 1 : youPhone.x - 1;
+  await phone.waitForFunction(
+    ([x]) => {
+      const g = window.gridGame;
+      const me = g.state.players.find((p) => p.id === g.youId);
+      return me && me.x === x;
+    },
+    [swipedTo],
+    { timeout: 5000 },
+  );
+  const phoneErrors = phone.errors;
+  await phone.close();
   if (PARAMS.phoneScreenshot) {
     const phone = await newPage(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     await phone.goto(`${BASE_URL}/game/${arena}/`);
@@ -67,7 +97,8 @@ await run(async (browser) => {
     await phone.close();
   }
   return {
-    cells, rows, columns, key, youA, youB, expectedX, cellOnB, before, after, badge,
-    errors: [...a.errors, ...b.errors],
+    cells, rows, columns, key, youA, youB, expectedX, cellOnB, before, after, badge, phoneFits,
+    swiped: true,
+    errors: [...a.errors, ...b.errors, ...phoneErrors],
   };
 });

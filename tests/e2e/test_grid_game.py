@@ -1,4 +1,5 @@
-"""Browser test: a player presses ArrowRight and a second page sees the move."""
+"""Browser test: a player presses ArrowRight and a second page sees the move;
+a phone-sized page fits the board and moves with a swipe."""
 
 import pytest
 
@@ -20,4 +21,5 @@ def test_arrow_key_move_is_seen_by_a_second_page(browser_available, live_site):
     # Down then up (pad button, then W) brings the player back to the same row
     # unless a wall stopped one of them.
     assert result["after"]["x"] == result["expectedX"]
+    assert result["phoneFits"] is True and result["swiped"] is True
     assert result["errors"] == []

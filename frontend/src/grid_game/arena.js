@@ -160,9 +160,17 @@ export function startArena() {
     renderHighScores(data.high_scores || []);
   }
 
+  // Held keys repeat about 30 times a second; the server allows about 15 moves
+  // a second per connection. Keep under it instead of collecting refusals.
+  const MIN_MOVE_MS = 75;
+  let lastMoveAt = 0;
+
   async function move(direction) {
     const me = you();
     if (!me || !game.open || !socket.connected) return;
+    const now = performance.now();
+    if (now - lastMoveAt < MIN_MOVE_MS) return;
+    lastMoveAt = now;
     const seq = predictor.add(direction);
     game.shown = predictor.predict(me, game.state.tick);
     draw();
