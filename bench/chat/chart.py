@@ -1,0 +1,122 @@
+"""Draw bench/chat/results.json as docs/img/bench-chat.png (SVG rendered by Chromium).
+
+    python bench/chat/chart.py [--results bench/chat/results.json] [--out docs/img/bench-chat.png]
+
+Left: p99 send-to-all-delivered latency against the offered rate (log scale,
+best repeat per rate), with the 200 ms line. Right: messages/s acked against
+offered. Site in red, bare python-socketio (stock manager) in grey, bare with
+the site's broadcast manager in blue.
+"""
+
+import argparse
+import json
+import math
+import subprocess
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COLORS = {"site": "#c8102e", "bare": "#6b7280", "bare-fast": "#0b57d0"}
+LABELS = {"site": "site /chat (Django, SQLite, trending)", "bare": "bare python-socketio (stock manager)",
+          "bare-fast": "bare, site's broadcast manager"}
+KINDS = ("site", "bare", "bare-fast")
+
+
+def best(results: list[dict], kind: str) -> list[dict]:
+    rows: dict[float, dict] = {}
+    for r in results:
+        if r.get("label") != kind or r.get("failed") or r.get("delivered_p99_ms") is None:
+            continue
+        rate = r["offered_rate"]
+        if rate not in rows or r["delivered_p99_ms"] < rows[rate]["delivered_p99_ms"]:
+            rows[rate] = r
+    return [rows[k] for k in sorted(rows)]
+
+
+def svg(report: dict) -> str:
+    W, H = 1100, 460
+    pw, ph = 440, 320
+    panels = [(70, 60), (610, 60)]
+    rates = report["rates"]
+    rmin, rmax = 0, max(rates) * 1.05
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="13">',
+           f'<rect width="{W}" height="{H}" fill="#fff"/>',
+           f'<text x="{W/2}" y="26" text-anchor="middle" font-size="17" font-weight="bold">'
+           f'/chat benchmark: one room, {report["members"]} members, server on one core</text>']
+
+    def x_of(px, rate):
+        return px + (rate - rmin) / (rmax - rmin) * pw
+
+    # Left panel: p99 latency, log scale 1 ms .. 20 s.
+    px, py = panels[0]
+    lo, hi = math.log10(1), math.log10(20000)
+
+    def y_lat(ms):
+        ms = max(1.0, min(20000.0, ms))
+        return py + ph - (math.log10(ms) - lo) / (hi - lo) * ph
+
+    out.append(f'<rect x="{px}" y="{py}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    for ms in (1, 10, 100, 1000, 10000):
+        y = y_lat(ms)
+        out.append(f'<line x1="{px}" x2="{px+pw}" y1="{y}" y2="{y}" stroke="#eee"/>')
+        out.append(f'<text x="{px-6}" y="{y+4}" text-anchor="end">{ms:g}</text>')
+    y200 = y_lat(200)
+    out.append(f'<line x1="{px}" x2="{px+pw}" y1="{y200}" y2="{y200}" stroke="#1b7f3b" stroke-dasharray="6 4"/>')
+    out.append(f'<text x="{px+pw-4}" y="{y200-5}" text-anchor="end" fill="#1b7f3b">200 ms</text>')
+    out.append(f'<text x="{px+pw/2}" y="{py-10}" text-anchor="middle" font-weight="bold">p99 send-to-all-delivered (ms, log)</text>')
+    # Right panel: acked/s vs offered.
+    qx, qy = panels[1]
+
+    def y_rate(v):
+        return qy + ph - v / rmax * ph
+
+    out.append(f'<rect x="{qx}" y="{qy}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    out.append(f'<line x1="{x_of(qx, 0)}" y1="{y_rate(0)}" x2="{x_of(qx, rmax)}" y2="{y_rate(rmax)}" stroke="#ccc" stroke-dasharray="4 4"/>')
+    out.append(f'<text x="{qx+pw/2}" y="{qy-10}" text-anchor="middle" font-weight="bold">messages/s acked (all stored)</text>')
+    step = 50 if rmax <= 500 else 100
+    for v in range(0, int(rmax) + 1, step):
+        y = y_rate(v)
+        out.append(f'<line x1="{qx}" x2="{qx+pw}" y1="{y}" y2="{y}" stroke="#f0f0f0"/>')
+        out.append(f'<text x="{qx-6}" y="{y+4}" text-anchor="end">{v}</text>')
+    for panel in panels:
+        for rate in rates:
+            out.append(f'<text x="{x_of(panel[0], rate)}" y="{panel[1]+ph+18}" text-anchor="middle">{rate:g}</text>')
+        out.append(f'<text x="{panel[0]+pw/2}" y="{panel[1]+ph+38}" text-anchor="middle">offered messages/s</text>')
+    for kind in reversed(KINDS):
+        rows = best(report["results"], kind)
+        if not rows:
+            continue
+        pts = " ".join(f'{x_of(px, r["offered_rate"]):.1f},{y_lat(r["delivered_p99_ms"]):.1f}' for r in rows)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{COLORS[kind]}" stroke-width="2.5"/>')
+        for r in rows:
+            out.append(f'<circle cx="{x_of(px, r["offered_rate"]):.1f}" cy="{y_lat(r["delivered_p99_ms"]):.1f}" r="4" fill="{COLORS[kind]}"/>')
+        pts = " ".join(f'{x_of(qx, r["offered_rate"]):.1f},{y_rate(r["acked_per_s"]):.1f}' for r in rows)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{COLORS[kind]}" stroke-width="2.5"/>')
+        for r in rows:
+            out.append(f'<circle cx="{x_of(qx, r["offered_rate"]):.1f}" cy="{y_rate(r["acked_per_s"]):.1f}" r="4" fill="{COLORS[kind]}"/>')
+    ly = H - 22
+    for i, kind in enumerate(KINDS):
+        lx = 60 + i * 350
+        out.append(f'<rect x="{lx}" y="{ly-10}" width="22" height="6" fill="{COLORS[kind]}"/>')
+        out.append(f'<text x="{lx+30}" y="{ly-3}">{LABELS[kind]}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(ROOT / "bench" / "chat" / "results.json"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "img" / "bench-chat.png"))
+    args = parser.parse_args()
+    report = json.loads(Path(args.results).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "chart.html"
+        page.write_text(f"<!doctype html><html><body style='margin:0'>{svg(report)}</body></html>")
+        subprocess.run(["node", str(ROOT / "bench" / "chat" / "render_png.mjs"), str(page), str(Path(args.out).resolve())],
+                       cwd=ROOT, check=True)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
