@@ -3,8 +3,9 @@
     .venv/bin/python bench/dashboard/chart.py bench/dashboard/results/<stamp>.json
 
 Writes docs/img/bench-map-throughput.png (acked votes/s against offered) and
-docs/img/bench-map-latency.png (p99 vote-to-visible against offered), one
-panel per viewer count, one line per server kind.
+docs/img/bench-map-latency.png (p99 vote-to-visible against offered) and
+docs/img/bench-map-cpu.png (server CPU µs per acked vote), one panel per
+viewer count, one line per server kind.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def main() -> int:
          diagonal=True, title=f"Vote map: acked durable votes/s ({note})")
     draw(points, "visible_p99_ms", "p99 vote-to-visible (ms, log)", OUT / "bench-map-latency.png", target=250,
          log_y=True, diagonal=False, title=f"Vote map: p99 vote-to-visible latency ({note})")
-    print(f"wrote {OUT / 'bench-map-throughput.png'} and {OUT / 'bench-map-latency.png'}")
+    draw(points, "server_cpu_us_per_vote", "server CPU µs per acked vote (log)", OUT / "bench-map-cpu.png",
+         target=None, log_y=True, diagonal=False,
+         title=f"Vote map: server CPU time per acked vote, the figure least moved by other load ({note})")
+    print(f"wrote {OUT / 'bench-map-throughput.png'}, {OUT / 'bench-map-latency.png'} and {OUT / 'bench-map-cpu.png'}")
     return 0
 
 
