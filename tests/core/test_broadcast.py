@@ -103,6 +103,26 @@ def test_wire_json_decodes_like_engineio_and_keeps_the_integer_guard():
     assert WireJson.dumps({"a": [1, "é"]}, separators=(",", ":")) == '{"a":[1,"\\u00e9"]}'
 
 
+def test_recipients_follow_python_socketio_rules():
+    """Rooms, lists of rooms (each member once), skip_sid as one sid or a list."""
+    manager = FastAsyncManager()
+    for sid, eio_sid, rooms in [("a", "ea", ["red"]), ("b", "eb", ["red", "blue"]), ("c", "ec", ["blue"])]:
+        manager.basic_enter_room(sid, "/ns", None, eio_sid=eio_sid)
+        manager.basic_enter_room(sid, "/ns", sid, eio_sid=eio_sid)
+        for room in rooms:
+            manager.basic_enter_room(sid, "/ns", room)
+    assert sorted(manager._recipients("/ns", None, None)) == ["ea", "eb", "ec"]
+    assert sorted(manager._recipients("/ns", "red", None)) == ["ea", "eb"]
+    assert sorted(manager._recipients("/ns", ["red", "blue"], None)) == ["ea", "eb", "ec"]
+    assert sorted(manager._recipients("/ns", ["red", "blue"], "b")) == ["ea", "ec"]
+    assert sorted(manager._recipients("/ns", None, ["a", "c"])) == ["eb"]
+    assert manager._recipients("/ns", "c", None) == ["ec"]  # a sid is its own room
+    assert manager._recipients("/ns", "nobody", None) == []
+    assert manager._recipients("/other", None, None) == []
+    expected = sorted(eio for _, eio in manager.get_participants("/ns", ["red", "blue"]))
+    assert sorted(manager._recipients("/ns", ["red", "blue"], None)) == expected
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_broadcast_reaches_every_client_on_both_transports(probe_site, sio_client):
     sio = probe_site.realtime.sio
