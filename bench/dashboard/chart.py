@@ -1,6 +1,8 @@
 """Charts of a run of bench/dashboard/run.py (matplotlib, from bench/dashboard/requirements.txt).
 
-    .venv/bin/python bench/dashboard/chart.py bench/dashboard/results/<stamp>.json
+    .venv/bin/python bench/dashboard/chart.py [bench/dashboard/results/<name>.json]
+
+Without a file, the newest results file that has load points is drawn.
 
 Writes docs/img/bench-map-throughput.png (acked votes/s against offered) and
 docs/img/bench-map-latency.png (p99 vote-to-visible against offered) and
@@ -75,10 +77,22 @@ def draw(points: list[dict], key: str, ylabel: str, path: Path, *, target: float
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2:
         print(__doc__)
         return 2
-    data = json.loads(Path(sys.argv[1]).read_text())
+    if len(sys.argv) == 2:
+        path = Path(sys.argv[1])
+    else:
+        candidates = sorted(
+            (p for p in (ROOT / "bench" / "dashboard" / "results").glob("*.json")
+             if json.loads(p.read_text()).get("points")),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if not candidates:
+            print("no results with load points in bench/dashboard/results/")
+            return 1
+        path = candidates[-1]
+    data = json.loads(path.read_text())
     points = data["points"]
     load = data["meta"].get("uptime_load")
     note = f"server on CPU 0, generator on CPU 1; load average at start {load}"

@@ -271,6 +271,7 @@ def main() -> int:
     parser.add_argument("--memory-kinds", default="site,baseline")
     parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="run the whole matrix this many times")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--name", default="", help="results file name (default: a UTC time stamp)")
     args = parser.parse_args()
@@ -306,24 +307,26 @@ def main() -> int:
         workdir = Path(tmp)
         template = make_template_db(workdir)
         if not args.memory_only:
-            viewer_counts = sorted({v for table in per_kind.values() for v in table})
-            for viewers in viewer_counts:
-                # Interleave kinds at each rate so they share the machine's background load.
-                rates = sorted({r for table in per_kind.values() for r in table.get(viewers, [])})
-                for rate in rates:
-                    for kind in kinds:
-                        if rate not in per_kind[kind].get(viewers, []):
-                            continue
-                        server = Server(kind, workdir, template)
-                        try:
-                            point = run_point(server, viewers, rate, args, workdir)
-                        finally:
-                            server.stop()
-                        points.append(point)
-                        brief = {k: point.get(k) for k in ("server_kind", "viewers", "offered_rate", "acked_per_s",
-                                                           "visible_p99_ms", "server_cpu", "server_cpu_wait", "generator_cpu",
-                                                           "missing_in_db", "failed")}
-                        print(json.dumps(brief), flush=True)
+            for repeat in range(args.repeat):
+                viewer_counts = sorted({v for table in per_kind.values() for v in table})
+                for viewers in viewer_counts:
+                    # Interleave kinds at each rate so they share the machine's background load.
+                    rates = sorted({r for table in per_kind.values() for r in table.get(viewers, [])})
+                    for rate in rates:
+                        for kind in kinds:
+                            if rate not in per_kind[kind].get(viewers, []):
+                                continue
+                            server = Server(kind, workdir, template)
+                            try:
+                                point = run_point(server, viewers, rate, args, workdir)
+                            finally:
+                                server.stop()
+                            point["repeat"] = repeat
+                            points.append(point)
+                            brief = {k: point.get(k) for k in ("server_kind", "viewers", "offered_rate", "acked_per_s",
+                                                               "visible_p99_ms", "server_cpu", "server_cpu_wait",
+                                                               "generator_cpu", "missing_in_db", "failed")}
+                            print(json.dumps(brief), flush=True)
         if not args.no_memory:
             for kind in [k for k in args.memory_kinds.split(",") if k]:
                 result = memory_point(kind, workdir, template, args.memory_connections)
