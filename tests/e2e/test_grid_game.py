@@ -23,3 +23,30 @@ def test_arrow_key_move_is_seen_by_a_second_page(browser_available, live_site):
     assert result["after"]["x"] == result["expectedX"]
     assert result["phoneFits"] is True and result["swiped"] is True
     assert result["errors"] == []
+
+
+def test_closing_the_arena_shows_a_notice(browser_available, live_site):
+    import threading
+    import time
+
+    from django.db.models import F
+
+    Arena.objects.update_or_create(
+        slug="main", defaults={"name": "Main arena", "width": 20, "height": 10, "max_players": 32, "coins": 3}
+    )
+    result: dict = {}
+    runner = threading.Thread(
+        target=lambda: result.update(run_browser_script("grid_game_closed", base_url=live_site.url))
+    )
+    runner.start()
+    # Close the arena once the page has joined (what the admin's save does);
+    # the live server runs in this process, so its engine can be asked.
+    namespace = live_site.realtime.namespace("/grid-game")
+    deadline = time.monotonic() + 30
+    while not namespace.engine.online("main") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    Arena.objects.filter(slug="main").update(is_open=False, revision=F("revision") + 1)
+    runner.join(60)
+    assert result["noticeVisible"] is True and "closed" in result["notice"]
+    assert result["joinHidden"] is True
+    assert result["errors"] == []

@@ -127,10 +127,12 @@ export function startArena() {
     if (state.arena !== arenaSlug || state.tick <= game.lastTick) return;
     game.lastTick = state.tick;
     game.state = state;
+    const wasOpen = game.open;
     game.open = state.open !== false;
     const me = you();
     game.shown = me ? predictor.predict(me, state.tick) : null;
     if (!game.open) notice(gettext("This arena has been closed. You can keep watching."));
+    else if (!wasOpen) notice("");
     draw();
   }
 
