@@ -66,6 +66,15 @@ def proc_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def run_queue_wait(pid: int | str) -> float | None:
+    """Seconds a process has spent runnable but waiting for a CPU (/proc/<pid>/schedstat)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def mask_frame(opcode: int, payload: bytes) -> bytes:
     """A final client frame, masked with a random key as RFC 6455 requires."""
     length = len(payload)
@@ -324,6 +333,16 @@ class LoadGen:
         gc.collect()
         gc.freeze()
         gc.disable()
+        # Event-loop lag of the generator itself: if it stalls, every latency grows.
+        lag = {"max_ms": 0.0}
+
+        async def watch_lag() -> None:
+            while True:
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                lag["max_ms"] = max(lag["max_ms"], (time.perf_counter() - t - 0.01) * 1000)
+
+        lag_task = asyncio.create_task(watch_lag())
 
         interval = 0.005
         begin = time.perf_counter()
@@ -342,6 +361,8 @@ class LoadGen:
             if cpu0 is None and now >= warm_end:
                 cpu0, wall0 = cpu_seconds(), now
                 server_cpu0 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+                waits0 = (run_queue_wait("self"), run_queue_wait(args.server_pid) if args.server_pid else None)
+                lag["max_ms"] = 0.0
                 window_ack_start = len(self.acks)
             due += (now - last) * args.rate
             last = now
@@ -356,6 +377,9 @@ class LoadGen:
             await asyncio.sleep(interval)
         cpu1, wall1 = cpu_seconds(), time.perf_counter()
         server_cpu1 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+        waits1 = (run_queue_wait("self"), run_queue_wait(args.server_pid) if args.server_pid else None)
+        generator_lag = lag["max_ms"]
+        lag_task.cancel()
         deadline = time.perf_counter() + args.drain
         while time.perf_counter() < deadline:
             outstanding = sum(len(c.pending) for c in senders)
@@ -373,6 +397,11 @@ class LoadGen:
             generator_cpu=round((cpu1 - cpu0) / seconds, 3),
             server_cpu=(round((server_cpu1 - server_cpu0) / seconds, 3)
                         if server_cpu0 is not None and server_cpu1 is not None else None),
+            # Seconds spent runnable but waiting for a CPU during the window
+            # (other work on the machine), and the generator's worst loop lag.
+            generator_run_queue_wait_s=(round(waits1[0] - waits0[0], 3) if None not in (waits0[0], waits1[0]) else None),
+            server_run_queue_wait_s=(round(waits1[1] - waits0[1], 3) if None not in (waits0[1], waits1[1]) else None),
+            generator_max_loop_lag_ms=round(generator_lag, 1),
         )
         for conn in self.members:
             conn.close()
