@@ -394,7 +394,7 @@ class ChatNamespace(BaseNamespace):
         for slug in list(self._windows):
             payload = self._trending_payload(slug, now)
             signature = tuple((w["word"], w["count"]) for w in payload["words"])
-            if signature == self._last_trending.get(slug):
+            if signature == self._last_trending.get(slug, ()):
                 continue
             self._last_trending[slug] = signature
             if self.presence.local(presence_key(slug)):
