@@ -94,3 +94,39 @@ def test_reconnect_catches_up_without_duplicates(browser_available, chat_rooms, 
     assert result["errors"] == []
     assert result["ids"] == first + missed
     assert "reconnecting" in result["badgeStates"]
+
+
+def test_moderation_reaches_the_page(browser_available, chat_rooms, live_site, tmp_path) -> None:
+    import threading
+    import time
+
+    from chat import services
+    from chat.models import Room
+
+    room = chat_rooms["dogs"]
+    ids = [services.message_post(room_id=room.id, room_slug="dogs", author="Bea", color="#0b57d0",
+                                 sender_key="k", text=text)[0]["id"] for text in ("spam spam", "hola perros")]
+    ready, deleted = tmp_path / "ready", tmp_path / "deleted"
+    outcome = {}
+
+    def browse():
+        outcome["result"] = run_browser_script("chat_moderation", base_url=live_site.url,
+                                               ready=str(ready), deleted=str(deleted))
+
+    def wait_file(path):
+        deadline = time.monotonic() + 30
+        while not path.exists() and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.exists(), outcome
+
+    thread = threading.Thread(target=browse)
+    thread.start()
+    wait_file(ready)
+    services.message_delete(message_ids=[ids[0]])
+    wait_file(deleted)
+    Room.objects.filter(id=room.id).update(is_open=False)
+    thread.join(60)
+    result = outcome["result"]
+    assert result["errors"] == []
+    assert result["left"] == ["hola perros"]
+    assert result["inputDisabled"] is True and result["sendDisabled"] is True
