@@ -239,7 +239,7 @@ class ChatNamespace(BaseNamespace):
         nickname = await self._set_nickname(sid, payload.nickname)
         return {"nickname": nickname, "color": services.nickname_color(nickname)}
 
-    # ----- helpers --------------------------------------------------------
+    # ----- internals ------------------------------------------------------
     async def _room(self, slug: str) -> dict[str, Any]:
         room = self._rooms.get(slug)
         if room is None:

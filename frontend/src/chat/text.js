@@ -1,4 +1,4 @@
-// Text helpers for the chat. User text only ever reaches the DOM through
+// Text utilities for the chat. User text only ever reaches the DOM through
 // text nodes and textContent: highlighting builds <mark> elements around
 // text nodes, never HTML strings.
 
