@@ -247,7 +247,8 @@ export function startRoom(root, config) {
   }
 
   function updateCounter() {
-    const length = [...trimmed()].length;
+    // Counted as the server counts: Unicode code points after NFC.
+    const length = [...trimmed().normalize("NFC")].length;
     counter.textContent = `${length}/${maxLength}`;
     counter.classList.toggle("chat-counter-over", length > maxLength);
     send.disabled = !open || !joined || sending || length === 0 || length > maxLength;
@@ -408,6 +409,7 @@ export function startRoom(root, config) {
     setOpen(event.open);
   });
 
-  input.maxLength = maxLength;
+  // A hard stop well above the limit (UTF-16 units); the counter shows the real one.
+  input.maxLength = maxLength * 2;
   updateCounter();
 }
