@@ -1,6 +1,7 @@
-"""Markdown table of bench/grid_game/results.json (runs with a given label).
+"""Markdown tables of bench/grid_game/results.json.
 
     .venv/bin/python bench/grid_game/report.py --label final --since 2026-11-25T09:09:00Z
+    .venv/bin/python bench/grid_game/report.py --least-contended   # per scenario, all labels
 """
 
 import argparse
@@ -10,11 +11,44 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("results.json")
 
 
+SCENARIOS = [(50, 8, "50 arenas × 8 (400 players)"), (100, 8, "100 arenas × 8 (800 players)"),
+             (1, 256, "1 arena × 256"), (1, 384, "1 arena × 384"), (1, 512, "1 arena × 512")]
+
+
+def least_contended(results: list[dict], per_cell: int = 4) -> None:
+    """Per scenario and server, the runs whose server waited least for its core."""
+    runs: dict[tuple, list] = {}
+    for r in results:
+        if r["label"] in ("smoke", "probe", "swapped") or r.get("server_runqueue_wait") is None:
+            continue
+        key = (r["arenas"], r["players_per_arena"], r["server"])
+        runs.setdefault(key, []).append((r["server_runqueue_wait"], r["seen_ms"]["99"], r["when"][11:16]))
+
+    def cell(key: tuple) -> str:
+        chosen = sorted(runs.get(key, []))[:per_cell]
+        if not chosen:
+            return "not run"
+        parts = []
+        for wait, p99, when in chosen:
+            text = f"{p99:,.0f} ms"
+            parts.append(f"{'**' + text + '**' if p99 <= 100 else text} ({wait * 100:.0f} %, {when})")
+        return "; ".join(parts)
+
+    print("| scenario | site: p99 (server core wait, UTC) for its least-contended runs | bare tick server: the same |")
+    print("|---|---|---|")
+    for arenas, players, label in SCENARIOS:
+        print(f"| {label} | {cell((arenas, players, 'site'))} | {cell((arenas, players, 'bare'))} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--label", default="final")
     parser.add_argument("--since", default="")
+    parser.add_argument("--least-contended", action="store_true")
     args = parser.parse_args()
+    if args.least_contended:
+        least_contended(json.loads(RESULTS.read_text()))
+        return
     rows = [r for r in json.loads(RESULTS.read_text()) if r["label"] == args.label and r["when"] >= args.since]
     print("| server (manager) | arenas × players | moves/s | seen p50 | p99 | p99.9 | lost | ack p99 "
           "| server CPU | server CPU per move | gen. CPU | server run-queue wait | gen. run-queue wait "
