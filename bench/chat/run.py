@@ -31,6 +31,7 @@ PY = sys.executable
 # `--nice -10` (root only) lets the server and the generator win their cores
 # from other work on a shared machine; both servers get the same treatment.
 NICE: list[str] = []
+CPUS = {"server": "0", "generator": "1"}
 UVICORN = [PY, "-m", "uvicorn", "--host", "127.0.0.1", "--ws", "websockets-sansio",
            "--ws-per-message-deflate", "false", "--log-level", "warning", "--no-access-log"]
 
@@ -71,7 +72,7 @@ class Server:
                 self.env["BARE_MANAGER"] = "fast"
             ready = f"http://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=polling"
         log = open(self.workdir / f"{self.kind}.log", "ab")
-        self.proc = subprocess.Popen([*NICE, "taskset", "-c", "0", *UVICORN, "--port", str(self.port), *app],
+        self.proc = subprocess.Popen([*NICE, "taskset", "-c", CPUS["server"], *UVICORN, "--port", str(self.port), *app],
                                      cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_ready(ready)
 
@@ -93,7 +94,7 @@ def loadavg() -> float:
 
 
 def loadgen(server: Server, rate: float, args: argparse.Namespace) -> dict:
-    cmd = [*NICE, "taskset", "-c", "1", PY, str(ROOT / "bench" / "chat" / "loadgen.py"),
+    cmd = [*NICE, "taskset", "-c", CPUS["generator"], PY, str(ROOT / "bench" / "chat" / "loadgen.py"),
            "--url", f"http://127.0.0.1:{server.port}", "--members", str(args.members),
            "--rate", str(rate), "--duration", str(args.duration), "--warmup", str(args.warmup),
            "--server-pid", str(server.proc.pid), "--label", server.kind]
@@ -127,7 +128,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per rate and server (best p99 kept)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "chat" / "results.json"))
     parser.add_argument("--nice", type=int, default=0, help="run server and generator under `nice -n N`")
+    parser.add_argument("--server-cpu", default="0", help="CPU for the servers; the generator gets the other one")
     args = parser.parse_args()
+    CPUS["server"] = args.server_cpu
+    CPUS["generator"] = "1" if args.server_cpu == "0" else "0"
     if args.nice:
         NICE[:] = ["nice", "-n", str(args.nice)]
     rates = [float(r) for r in args.rates.split(",")]
@@ -158,6 +162,7 @@ def main() -> int:
     if summary.get("site") and summary.get("bare"):
         summary["ratio_site_to_bare"] = round(summary["site"] / summary["bare"], 2)
     report = {"members": args.members, "duration": args.duration, "rates": rates, "nice": args.nice,
+              "cpus": dict(CPUS),
               "command": " ".join(sys.argv),
               "cpu_count": os.cpu_count(), "results": results, "sustained": summary,
               "log_dir": str(workdir)}
