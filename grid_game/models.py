@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .rules import SYMBOLS
+
 
 class Arena(models.Model):
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
@@ -43,6 +45,10 @@ class Arena(models.Model):
         cells = (self.width or 0) * (self.height or 0)
         if self.coins is not None and cells and self.coins >= cells:
             raise ValidationError({"coins": _("Leave at least one cell without a coin.")})
+        if self.max_players and self.max_players > len(SYMBOLS):
+            raise ValidationError(
+                {"max_players": _("At most %(n)s players: each needs its own symbol.") % {"n": len(SYMBOLS)}}
+            )
         if self.max_players and cells and self.max_players + (self.coins or 0) > cells:
             raise ValidationError(
                 {"max_players": _("Players plus coins cannot exceed the number of cells (%(cells)s).")

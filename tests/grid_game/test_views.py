@@ -103,3 +103,15 @@ def test_admin_refuses_more_players_and_coins_than_cells(admin_client, main_aren
     })
     assert response.status_code == 200  # the form again, with the error
     assert Arena.objects.get(pk=main_arena.pk).width == 20
+
+
+def test_admin_refuses_more_players_than_symbols(admin_client, main_arena):
+    from grid_game.rules import SYMBOLS
+
+    url = f"/admin/grid_game/arena/{main_arena.pk}/change/"
+    response = admin_client.post(url, {
+        "slug": "main", "name": "Main arena", "width": 100, "height": 100, "max_players": len(SYMBOLS) + 1,
+        "coins": 3, "is_open": "on",
+    })
+    assert response.status_code == 200
+    assert Arena.objects.get(pk=main_arena.pk).max_players == 32
