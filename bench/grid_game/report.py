@@ -12,7 +12,8 @@ RESULTS = Path(__file__).with_name("results.json")
 
 
 SCENARIOS = [(50, 8, "50 arenas × 8 (400 players)"), (100, 8, "100 arenas × 8 (800 players)"),
-             (1, 256, "1 arena × 256"), (1, 384, "1 arena × 384"), (1, 512, "1 arena × 512")]
+             (1, 256, "1 arena × 256"), (1, 384, "1 arena × 384"), (1, 512, "1 arena × 512"), (1, 600, "1 arena × 600"),
+             (1, 768, "1 arena × 768")]
 
 
 def least_contended(results: list[dict], per_cell: int = 4) -> None:
