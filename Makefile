@@ -59,5 +59,28 @@ messages: $(VENV)/.installed
 	$(PY) manage.py makemessages -d djangojs -l es --ignore=node_modules --ignore=.venv --ignore=staticfiles --ignore=votemap_site/static
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules
 
+# Benchmarks (not part of the tests; they print figures and write results
+# files and charts). Each pins the server to CPU 0 and the generator to CPU 1.
+# See bench/<app>/README or RESULTS.md for what they measure; docs/benchmarks.md
+# for the figures.
+bench-map: setup
+	$(PY) -m pip install --quiet -r bench/dashboard/requirements.txt
+	$(PY) bench/dashboard/run.py
+	$(PY) bench/dashboard/chart.py
+
+bench-chat: setup
+	$(PY) bench/chat/run.py --servers site,bare,bare-fast --rates 150,200,300,400 --duration 12 --repeat 2
+	$(PY) bench/chat/chart.py
+	$(PY) bench/chat/trending_cost.py --json bench/chat/trending_cost.json
+
+bench-game: setup
+	$(PY) bench/grid_game/run.py --server site --arenas 50 --players 8 --label make
+	$(PY) bench/grid_game/run.py --server bare --arenas 50 --players 8 --label make
+	$(PY) bench/grid_game/run.py --server site --arenas 1 --players 256 --sample-every 4 --label make
+	$(PY) bench/grid_game/run.py --server bare --arenas 1 --players 256 --sample-every 4 --label make
+	$(PY) bench/grid_game/report.py --label make
+	node bench/grid_game/chart.mjs make docs/img/bench-game.png
+	$(PY) -m bench.grid_game.tick_cost --players 8 64 256 --ticks 1000
+
 clean:
 	rm -rf $(VENV) node_modules staticfiles votemap_site/static/build
