@@ -24,8 +24,9 @@ An arena's live state (players, positions, coins, tick) lives in the memory
 of ONE process. With several uvicorn workers each worker would run its own,
 independent copy of every arena, and players connected to different workers
 would not see each other. Deploy the game with all `/grid-game` connections
-of an arena on one worker: a single worker for the site, or a proxy that
-sends the game page's Socket.IO traffic to one dedicated worker. States are
+on one worker: a single worker for the site, or GAME_SOCKETIO_PATH (the game
+gets a Socket.IO path of its own) with a proxy that sends that path to one
+dedicated worker (docs/deployment.md). States are
 emitted with `ignore_queue=True` (only to this worker's clients) for that
 reason. What must survive a restart is in the database: arenas and high
 scores. After a restart the players rejoin (their pages do it on reconnect)

@@ -93,10 +93,10 @@ class GridGameNamespace(BaseNamespace):
 
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
-        if settings.REDIS_URL:
+        if settings.REDIS_URL and not settings.GAME_SOCKETIO_PATH:
             log.warning(
-                "grid game: arenas live in each worker's memory; route all /grid-game "
-                "connections of an arena to one worker (see docs/deployment.md)"
+                "grid game: arenas live in each worker's memory; set GAME_SOCKETIO_PATH and "
+                "route that path to one worker (see docs/deployment.md)"
             )
         self.engine = self._build_engine()
         self._online_published = {}

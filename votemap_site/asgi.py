@@ -20,10 +20,17 @@ from votemap_site.realtime.server import build_server  # noqa: E402
 
 def build_application() -> socketio.ASGIApp:
     """A new realtime server around the Django app (uvicorn --factory, tests)."""
+    from django.conf import settings
+
     realtime = build_server()
+    inner = django_app
+    # Extra Socket.IO paths (the same server) for namespaces that a proxy
+    # routes to a dedicated worker; the namespace refuses other paths.
+    for path in sorted(set(settings.SOCKETIO_NAMESPACE_PATHS.values())):
+        inner = socketio.ASGIApp(realtime.sio, other_asgi_app=inner, socketio_path=path)
     return socketio.ASGIApp(
         realtime.sio,
-        other_asgi_app=django_app,
+        other_asgi_app=inner,
         on_startup=realtime.startup,
         on_shutdown=realtime.shutdown,
     )

@@ -203,6 +203,11 @@ SOCKETIO_PING_TIMEOUT = env.int("SOCKETIO_PING_TIMEOUT", default=20)
 SOCKETIO_TRANSPORTS = _env_list("SOCKETIO_TRANSPORTS", ["websocket", "polling"])
 if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRANSPORTS:
     raise ImproperlyConfigured("SOCKETIO_TRANSPORTS takes websocket and/or polling")
+# Namespaces served on a Socket.IO path of their own, so that a proxy can send
+# them to one dedicated worker: the grid game keeps each arena's live state in
+# one process (docs/deployment.md). Empty: everything on /socket.io/.
+GAME_SOCKETIO_PATH = env.str("GAME_SOCKETIO_PATH", default="").strip("/")
+SOCKETIO_NAMESPACE_PATHS = {"/grid-game": GAME_SOCKETIO_PATH} if GAME_SOCKETIO_PATH else {}
 # Redis carries the cross-worker fan-out and the shared counters when set.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Pub/sub channel of the Socket.IO fan-out: sites sharing one Redis need their own.

@@ -121,7 +121,17 @@ class BaseNamespace(socketio.AsyncNamespace):
         sid, payload_args = args[0], args[1:]
         return await self._dispatch(sid, event, payload_args)
 
+    def _arrived_on_its_path(self, environ: dict[str, Any]) -> bool:
+        """A namespace with a Socket.IO path of its own accepts connections only there."""
+        own = settings.SOCKETIO_NAMESPACE_PATHS.get(self.namespace)
+        if not own:
+            return True
+        return environ.get("PATH_INFO", "").startswith(f"/{own}/")
+
     async def _on_connect(self, sid: str, environ: dict[str, Any]) -> bool:
+        if not self._arrived_on_its_path(environ):
+            log.info("namespace=%s sid=%s: refused, not on its own Socket.IO path", self.namespace, sid)
+            return False
         try:
             identity = await db(
                 identity_resolve, sid=sid, session_key=session_key_from_environ(environ)

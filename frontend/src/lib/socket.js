@@ -19,8 +19,11 @@ export function connectNamespace(namespace, options = {}) {
   // several workers); WebSocket first, long-polling as the fallback.
   const configured = (document.body.dataset.socketTransports || "websocket,polling")
     .split(",").filter((t) => t === "websocket" || t === "polling");
+  // A namespace may have a Socket.IO path of its own (GAME_SOCKETIO_PATH).
+  const paths = readJsonScript("socket-paths", {}) || {};
   const socket = io(namespace, {
     transports: configured.length ? configured : ["websocket", "polling"],
+    ...(typeof paths[namespace] === "string" ? { path: paths[namespace] } : {}),
     withCredentials: true,
     reconnectionDelayMax: 5000,
     ...options,
