@@ -9,7 +9,17 @@ from tests.conftest import run_browser_script
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
-def test_arrow_key_move_is_seen_by_a_second_page(browser_available, live_site):
+@pytest.fixture(params=["shared", "own"], ids=["socket.io", "game-socket.io"])
+def game_site(request, settings):
+    """The live site with the game on the shared Socket.IO path, and on its own."""
+    if request.param == "own":
+        settings.GAME_SOCKETIO_PATH = "game-socket.io"
+        settings.SOCKETIO_NAMESPACE_PATHS = {"/grid-game": "game-socket.io"}
+    return request.getfixturevalue("live_site")
+
+
+def test_arrow_key_move_is_seen_by_a_second_page(browser_available, game_site):
+    live_site = game_site
     Arena.objects.update_or_create(
         slug="main", defaults={"name": "Main arena", "width": 20, "height": 10, "max_players": 32, "coins": 3}
     )
