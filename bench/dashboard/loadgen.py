@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import bisect
 import gc
 import json
 import math
-import os
 import random
 import resource
 import sqlite3
@@ -42,7 +40,17 @@ import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for bench.*
+from bench.rawsocket import (  # noqa: E402
+    RawSocketIOConnection,
+    cpu_seconds,
+    mask_frame,
+    proc_cpu_seconds,
+    proc_runqueue_wait,
+)
 
 NAMESPACE = "/map-dashboard"
 NS_PREFIX = NAMESPACE + ","
@@ -59,147 +67,31 @@ SNAPSHOT_PREFIX = EVENT_PREFIX + b'["snapshot",'
 
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
-def proc_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of another process (the server) from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
-def proc_runqueue_wait(pid: int) -> float | None:
-    """Seconds the server's threads spent runnable but waiting for a CPU (schedstat)."""
-    try:
-        total = 0
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
-                total += int(fh.read().split()[1])
-        return total / 1e9
-    except (OSError, IndexError, ValueError):
-        return None
 
 
-def mask_frame(opcode: int, payload: bytes) -> bytes:
-    """A final client frame, masked with a random key as RFC 6455 requires."""
-    length = len(payload)
-    key = os.urandom(4)
-    if length < 126:
-        header = bytes((0x80 | opcode, 0x80 | length))
-    elif length < 65536:
-        header = bytes((0x80 | opcode, 0xFE)) + length.to_bytes(2, "big")
-    else:
-        header = bytes((0x80 | opcode, 0xFF)) + length.to_bytes(8, "big")
-    if length:
-        repeated = (key * (length // 4 + 1))[:length]
-        masked = (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(length, "little")
-    else:
-        masked = b""
-    return header + key + masked
 
 
-class Conn(asyncio.Protocol):
-    """One Socket.IO client on the WebSocket transport."""
+
+
+
+
+class Conn(RawSocketIOConnection):
+    """One Socket.IO client of the generator (WebSocket framing in bench/rawsocket.py)."""
 
     def __init__(self, gen: "LoadGen", role: str, host: str) -> None:
+        super().__init__(host)
         self.gen = gen
         self.role = role
-        self.host = host
-        self.transport: asyncio.Transport | None = None
-        self.handshaken = False
-        self.buf = b""
-        self.fragments: list[bytes] = []
-        self.ready = asyncio.get_running_loop().create_future()
-        self.closed = False
         self.last_version: int | None = None
         self.next_ack = 0
         self.pending: dict[int, tuple[float, str, str]] = {}
 
-    # ----- transport -------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-            f"Host: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        transport.write(request.encode())  # type: ignore[attr-defined]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"connection lost during set-up: {exc}"))
-        else:
-            self.gen.on_lost(self)
-
-    def send_text(self, text: str) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(mask_frame(1, text.encode()))
-
-    def close(self) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(mask_frame(8, (1000).to_bytes(2, "big")))
-            self.transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        buf = self.buf + data if self.buf else data
-        if not self.handshaken:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = buf
-                return
-            status = buf[: buf.find(b"\r\n")]
-            if b" 101 " not in status:
-                self.ready.set_exception(ConnectionError(status.decode(errors="replace")))
-                self.transport.close()
-                return
-            self.handshaken = True
-            buf = buf[end + 4 :]
-        pos = 0
-        size = len(buf)
-        while size - pos >= 2:
-            b0 = buf[pos]
-            length = buf[pos + 1] & 0x7F
-            head = 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                head = 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                head = 10
-            end = pos + head + length
-            if end > size:
-                break
-            payload = buf[pos + head : end]
-            pos = end
-            opcode = b0 & 0x0F
-            if opcode == 1 or (opcode == 0 and self.fragments):
-                if not b0 & 0x80:  # a fragment: keep until the final one
-                    self.fragments.append(payload)
-                    continue
-                if self.fragments:
-                    self.fragments.append(payload)
-                    payload = b"".join(self.fragments)
-                    self.fragments = []
-                self.on_text(payload, now)
-            elif opcode == 9:  # ping -> pong
-                self.transport.write(mask_frame(10, payload))
-            elif opcode == 8:
-                self.transport.close()
-                return
-        self.buf = buf[pos:] if pos < size else b""
+    def on_lost(self) -> None:
+        self.gen.on_lost(self)
 
     # ----- Engine.IO / Socket.IO ----------------------------------------------
     def on_text(self, payload: bytes, now: float) -> None:
