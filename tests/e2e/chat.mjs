@@ -43,7 +43,11 @@ await run(async (browser) => {
 
   // The cloud shows "gato" (2 uses) and the message highlights it.
   await bob.waitForSelector(".chat-word", { timeout: 5000 });
-  await bob.waitForFunction(() => [...document.querySelectorAll(".chat-word")].some((w) => w.textContent === "gato"));
+  // Trending is pushed at most once a second: wait until both messages are in it.
+  await bob.waitForFunction(() => {
+    const words = [...document.querySelectorAll(".chat-word")].map((w) => w.textContent);
+    return words.includes("gato") && words.includes("onerror");
+  }, null, { timeout: 10000 });
   const cloud = await bob.$$eval(".chat-word", (ws) => ws.map((w) => ({ word: w.textContent, title: w.title })));
   const highlighted = await bob.$$eval(".chat-hl", (ms) => ms.map((m) => m.textContent));
 
