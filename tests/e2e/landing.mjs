@@ -6,8 +6,13 @@ await run(async (browser) => {
   const page = await newPage(browser);
   await page.goto(`${BASE_URL}/`);
   await page.waitForSelector('#connection-badge[data-state="connected"]', { timeout: 10000 });
+  const badgeText = await page.textContent("#connection-badge");
+  // Choosing Spanish in the language menu switches the page at once.
+  await Promise.all([page.waitForNavigation(), page.selectOption("#lang-select", "es")]);
+  const spanishHeading = await page.textContent("h1");
   return {
-    badgeText: await page.textContent("#connection-badge"),
+    badgeText,
+    spanishHeading,
     links: await page.$$eval("main a", (as) => as.map((a) => a.getAttribute("href"))),
     errors: page.errors,
     title: await page.title(),

@@ -12,3 +12,4 @@ def test_landing_renders_and_connects(browser_available, live_site) -> None:
     assert result["errors"] == []
     assert result["badgeText"].strip() == "connected"
     assert {"/map/", "/chat/", "/game/"} <= set(result["links"])
+    assert result["spanishHeading"].strip() == "Demos en tiempo real"
