@@ -7,6 +7,7 @@ import { createMap } from "./map.js";
 import { atlasNames, provinceFeatures } from "./provinces.js";
 import { makeScale } from "./scale.js";
 import { MapState } from "./state.js";
+import { textSpan } from "../lib/dom.js";
 
 const INACTIVE_FILL = "#d5d8dc";
 const SNAPSHOT_FALLBACK_MS = 3000;
@@ -72,12 +73,8 @@ export function startLiveMap({
     const rows = state.top(topSize, atlas).filter((row) => row.votes > 0).map((row) => {
       const li = document.createElement("li");
       li.dataset.code = row.code;
-      const name = document.createElement("span");
-      name.className = "vm-top-name";
-      name.textContent = row.name;
-      const votes = document.createElement("span");
-      votes.className = "vm-top-votes";
-      votes.textContent = String(row.votes);
+      const name = textSpan("vm-top-name", row.name);
+      const votes = textSpan("vm-top-votes", row.votes);
       votes.setAttribute("aria-label", votesText(row.votes));
       li.append(name, votes);
       return li;

@@ -6,6 +6,7 @@ import { Board, colourFor } from "./board.js";
 import { bindControls } from "./controls.js";
 import { Predictor } from "./predict.js";
 import { botDirection } from "./bot.js";
+import { textSpan } from "../lib/dom.js";
 
 const NAME_KEY = "grid_game.name";
 
@@ -90,17 +91,9 @@ export function startArena() {
     const items = sorted.slice(0, 20).map((p) => {
       const li = document.createElement("li");
       if (p.id === game.youId) li.className = "is-you";
-      const token = document.createElement("span");
-      token.className = "game-token";
+      const token = textSpan("game-token", p.symbol);
       token.style.setProperty("--player", colourFor(p.id));
-      token.textContent = p.symbol;
-      const name = document.createElement("span");
-      name.className = "game-name";
-      name.textContent = p.name;
-      const score = document.createElement("span");
-      score.className = "game-score";
-      score.textContent = String(p.score);
-      li.append(token, name, score);
+      li.append(token, textSpan("game-name", p.name), textSpan("game-score", p.score));
       return li;
     });
     els.scoreboard.replaceChildren(...items);
@@ -109,13 +102,7 @@ export function startArena() {
   function renderHighScores(scores) {
     const items = scores.map((s) => {
       const li = document.createElement("li");
-      const name = document.createElement("span");
-      name.className = "game-name";
-      name.textContent = s.name;
-      const score = document.createElement("span");
-      score.className = "game-score";
-      score.textContent = String(s.score);
-      li.append(name, score);
+      li.append(textSpan("game-name", s.name), textSpan("game-score", s.score));
       li.title = new Date(s.at).toLocaleString();
       return li;
     });
