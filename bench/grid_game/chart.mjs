@@ -4,7 +4,7 @@
 // Chromium through playwright-core (no plotting library needed).
 //   node bench/grid_game/chart.mjs [label | best] [out.png]
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { renderSvgToPng } from "../render_svg.mjs";
 
 const label = process.argv[2] || "final";
 const out = process.argv[3] || "docs/img/bench-game.png";
@@ -73,12 +73,5 @@ svg += `<line x1="${left + 620}" x2="${left + 640}" y1="${H - 23}" y2="${H - 23}
 svg += `<line x1="${left + 700}" x2="${left + 730}" y1="${H - 23}" y2="${H - 23}" stroke="#1b7f3b" stroke-width="2" stroke-dasharray="6 4"/><text x="${left + 736}" y="${H - 18}" fill="#1b7f3b">target p99 100 ms</text>`;
 svg += "</svg>";
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-try {
-  const page = await browser.newPage({ viewport: { width: W, height: H } });
-  await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
-  await page.locator("svg").screenshot({ path: out });
-  console.log(JSON.stringify({ out, scenarios: scenarios.length }));
-} finally {
-  await browser.close();
-}
+await renderSvgToPng(svg, { width: W, height: H, out });
+console.log(JSON.stringify({ out, scenarios: scenarios.length }));

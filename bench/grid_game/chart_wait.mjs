@@ -2,7 +2,7 @@
 // the server waited for its core (other processes on a shared machine).
 //   node bench/grid_game/chart_wait.mjs [out.png]
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { renderSvgToPng } from "../render_svg.mjs";
 
 const out = process.argv[2] || "docs/img/bench-game-wait.png";
 const results = JSON.parse(readFileSync(new URL("./results.json", import.meta.url)))
@@ -42,12 +42,5 @@ for (const [name, c] of Object.entries(colours)) {
 }
 svg += `<line x1="${lx}" x2="${lx + 30}" y1="${H - 18}" y2="${H - 18}" stroke="#1b7f3b" stroke-dasharray="6 4" stroke-width="2"/><text x="${lx + 36}" y="${H - 14}" fill="#1b7f3b">target 100 ms</text>`;
 svg += "</svg>";
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-try {
-  const page = await browser.newPage({ viewport: { width: W, height: H } });
-  await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
-  await page.locator("svg").screenshot({ path: out });
-  console.log(JSON.stringify({ out, runs: results.length }));
-} finally {
-  await browser.close();
-}
+await renderSvgToPng(svg, { width: W, height: H, out });
+console.log(JSON.stringify({ out, runs: results.length }));
