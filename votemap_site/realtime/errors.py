@@ -1,5 +1,6 @@
 """Error codes of the acknowledgement envelope (docs/protocol.md, general rules)."""
 
+import math
 from typing import Any
 
 INVALID = "invalid"
@@ -42,5 +43,6 @@ def ok_ack(data: dict[str, Any] | None = None) -> dict[str, Any]:
 def error_ack(code: str, message: str, *, retry_after: float | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if retry_after is not None:
-        error["retry_after"] = round(retry_after, 3)
+        # Whole milliseconds, rounded up: a refusal never says "retry in 0 s".
+        error["retry_after"] = max(1, math.ceil(retry_after * 1000)) / 1000
     return {"ok": False, "error": error}
