@@ -75,16 +75,11 @@ class LiveServer:
 
 class _ThreadedUvicorn:
     def __init__(self, app: object, port: int) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="on",
-            ws="websockets-sansio",
-            ws_per_message_deflate=False,
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
+        from votemap_site.serve import uvicorn_options
+
+        # The site's own uvicorn flags (WebSocket message limit included).
+        options = {**uvicorn_options(), "timeout_graceful_shutdown": 2}
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 
@@ -246,7 +241,7 @@ class ServerProcess:
 
 
 def start_server_process(*, env: dict[str, str], log_path: Path, port: int | None = None) -> ServerProcess:
-    """Run `uvicorn votemap_site.asgi:application` in a subprocess and wait for /healthz."""
+    """Run the site (`python -m votemap_site.serve`) in a subprocess and wait for /healthz."""
     import urllib.request
 
     port = port or free_port()
@@ -257,9 +252,8 @@ def start_server_process(*, env: dict[str, str], log_path: Path, port: int | Non
                 "REDIS_KEY_PREFIX": f"vmtest{os.getpid()}:", **env}
     log = open(log_path, "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "votemap_site.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio",
-         "--ws-per-message-deflate", "false", "--log-level", "warning"],
+        [sys.executable, "-m", "votemap_site.serve", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30

@@ -208,16 +208,37 @@ if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRAN
 # one process (docs/deployment.md). Empty: everything on /socket.io/.
 GAME_SOCKETIO_PATH = env.str("GAME_SOCKETIO_PATH", default="").strip("/")
 SOCKETIO_NAMESPACE_PATHS = {"/grid-game": GAME_SOCKETIO_PATH} if GAME_SOCKETIO_PATH else {}
+# Addresses whose X-Forwarded-For / X-Forwarded-Proto uvicorn trusts (the
+# proxy in front of the site; `python -m votemap_site.serve` passes it on).
+FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1")
 # Redis carries the cross-worker fan-out and the shared counters when set.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Pub/sub channel of the Socket.IO fan-out: sites sharing one Redis need their own.
 SOCKETIO_REDIS_CHANNEL = env.str("SOCKETIO_REDIS_CHANNEL", default="votemap-socketio")
 # Prefix of every Redis key the site writes (presence, locks).
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="vm:")
-# Rate-limit escalation: a connection refused this many times within
-# RATE_LIMIT_FLOOD_WINDOW seconds is disconnected.
+# Rate-limit escalation: an Engine.IO connection refused (or sending malformed
+# packets) this many times within RATE_LIMIT_FLOOD_WINDOW seconds is closed, whole.
 RATE_LIMIT_FLOOD_STRIKES = env.int("RATE_LIMIT_FLOOD_STRIKES", default=50)
 RATE_LIMIT_FLOOD_WINDOW = env.float("RATE_LIMIT_FLOOD_WINDOW", default=10.0)
+# The edge (votemap_site/realtime/edge.py; numbers and reasons in .env.example).
+# New Engine.IO connections per second from one address without a session
+# cookie (0: no ceiling). Browsers with a session are never limited by address.
+SOCKETIO_MAX_NEW_CONNECTIONS_PER_ADDRESS = env.float("SOCKETIO_MAX_NEW_CONNECTIONS_PER_ADDRESS", default=50.0)
+# Cookie-less connections from one address share one event bucket this many
+# times a connection's (0: each connection has only its own).
+RATE_LIMIT_ADDRESS_MULTIPLIER = env.float("RATE_LIMIT_ADDRESS_MULTIPLIER", default=10.0)
+# Namespace CONNECT packets per Engine.IO connection.
+SOCKETIO_NAMESPACE_CONNECT_RATE = env.float("SOCKETIO_NAMESPACE_CONNECT_RATE", default=1.0)
+SOCKETIO_NAMESPACE_CONNECT_BURST = env.int("SOCKETIO_NAMESPACE_CONNECT_BURST", default=8)
+# An Engine.IO connection with no namespace for this long is closed.
+SOCKETIO_NAMESPACE_JOIN_TIMEOUT = env.float("SOCKETIO_NAMESPACE_JOIN_TIMEOUT", default=5.0)
+# Outgoing data waiting for one connection: over either cap, or not drained for
+# SOCKETIO_SEND_STALL_SECONDS (WebSocket; long-polling: the ping timeout), the
+# connection is aborted.
+SOCKETIO_MAX_QUEUED_PACKETS = env.int("SOCKETIO_MAX_QUEUED_PACKETS", default=512)
+SOCKETIO_MAX_QUEUED_BYTES = env.int("SOCKETIO_MAX_QUEUED_BYTES", default=256 * 1024)
+SOCKETIO_SEND_STALL_SECONDS = env.float("SOCKETIO_SEND_STALL_SECONDS", default=5.0)
 # How often a worker publishes its connection counts to the other workers.
 PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5.0)
 

@@ -48,7 +48,10 @@ from socketio import packet as sio_packet
 
 log = logging.getLogger("votemap_site.realtime")
 
-__all__ = ["FastAsyncManager", "FastAsyncRedisManager", "FastAsyncServer", "WireJson", "websocket_text_frame"]
+__all__ = [
+    "WS_PROTOCOL_ATTR", "FastAsyncManager", "FastAsyncRedisManager", "FastAsyncServer", "WireJson",
+    "websocket_text_frame",
+]
 
 
 def websocket_text_frame(text: str) -> bytes:
@@ -80,6 +83,10 @@ except Exception:  # pragma: no cover - another server or version
 # Attribute set on an engine.io socket while its WebSocket is served by a
 # protocol we can write pre-built frames to.
 _DIRECT_ATTR = "_votemap_direct_ws"
+# Attribute set on an engine.io socket while it is served over WebSocket: the
+# ASGI server's protocol object (its `transport`), so that the edge can abort
+# a connection without waiting for data the client never reads (edge.py).
+WS_PROTOCOL_ATTR = "_votemap_ws_protocol"
 
 
 def _direct_websocket_class(base: type) -> type:
@@ -99,11 +106,15 @@ def _direct_websocket_class(base: type) -> type:
                 and _SANSIO_PROTOCOL is not None
                 and type(protocol) is _SANSIO_PROTOCOL
             )
+            if sock is not None:
+                setattr(sock, WS_PROTOCOL_ATTR, protocol)
             if usable:
                 setattr(sock, _DIRECT_ATTR, protocol)
             try:
                 return await super().__call__(environ)
             finally:
+                if sock is not None:
+                    setattr(sock, WS_PROTOCOL_ATTR, None)
                 if usable:
                     setattr(sock, _DIRECT_ATTR, None)
 

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import BaseNamespace
-from .broadcast import FastAsyncManager, FastAsyncRedisManager, FastAsyncServer
+from .broadcast import FastAsyncManager, FastAsyncRedisManager
+from .edge import EdgeAsyncServer, EdgeLimits
 from .origins import origin_allowed
 from .presence import LocalPresence, Presence, RedisPresence
 
@@ -64,7 +65,8 @@ class RealtimeServer:
 
     def __init__(self) -> None:
         self.presence = build_presence()
-        self.sio = FastAsyncServer(
+        self.sio = EdgeAsyncServer(
+            edge_limits=EdgeLimits.from_settings(),
             async_mode="asgi",
             client_manager=build_client_manager(),
             cors_allowed_origins=origin_allowed,
@@ -84,6 +86,7 @@ class RealtimeServer:
 
     async def startup(self) -> None:
         tune_garbage_collector()
+        self.sio.edge.start()
         await self.presence.start()
         for namespace in self.namespaces:
             await namespace.start()
@@ -96,6 +99,7 @@ class RealtimeServer:
             except Exception:
                 log.exception("namespace %s did not stop cleanly", namespace.namespace)
         await self.presence.stop()
+        await self.sio.edge.stop()
         log.info("realtime server stopped")
 
     def namespace(self, path: str) -> BaseNamespace:
