@@ -371,17 +371,18 @@ class Engine:
 
     async def disconnect(self, *, sid: str, seat_key: str | None = None, anonymous: bool = False) -> None:
         if sid in self.members:
-            await self._leave_socket(sid, explicit=False, gone=True)
+            await self._leave_socket(sid, explicit=False)
         if anonymous and seat_key is not None:
-            # Seats this connection left in other arenas (switching) can never
-            # be resumed either: give them up now rather than after the grace.
+            # Without a session nothing can resume this connection's seats (the
+            # one it played in, and any it left when switching arenas): give
+            # them up now rather than holding them for the grace period.
             for arena in list(self.arenas.values()):
                 seat = arena.seats.get(seat_key)
                 if seat is not None and seat.anonymous and not seat.sids:
                     self._remove_seat(arena, seat)
                     await self._report_online(arena)
 
-    async def _leave_socket(self, sid: str, *, explicit: bool, gone: bool = False) -> None:
+    async def _leave_socket(self, sid: str, *, explicit: bool) -> None:
         member = self.members.pop(sid, None)
         if member is None:
             return
@@ -399,8 +400,6 @@ class Engine:
                     for other in list(seat.sids):
                         self.members[other] = Membership(slug=arena.slug, seat_key=None)
                         arena.spectators.add(other)
-                elif gone and seat.anonymous and not seat.sids:
-                    self._remove_seat(arena, seat)  # no session: nobody can come back to it
                 elif not seat.sids:
                     seat.disconnected_at = self.clock()
         arena.dirty = True
