@@ -74,7 +74,11 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
 
     from dashboard.models import Province
 
+    from django.contrib.auth.models import Permission
+
     staff = get_user_model().objects.create_user("organiser", password="pw", is_staff=True)
+    # What the admin's reset action requires, and so does reset_votes.
+    staff.user_permissions.add(Permission.objects.get(codename="change_votingstate"))
     cookie = make_session(user=staff)
     result = run_browser_script(
         "dashboard_live", base_url=provinces.url, timeout=150,

@@ -177,7 +177,8 @@ async def test_anonymous_seats_are_capped_per_arena_and_spectating_still_works()
                               spectate=False, anonymous=True)
     assert again["you"]["id"] == "pa1"
     # A browser session still gets a seat.
-    data = await engine.join(sid="b1", seat_key="s:b1", player_id="pb1", slug="main", name=None, spectate=False)
+    data = await engine.join(sid="b1", seat_key="s:b1", player_id="pb1", slug="main", name=None,
+                             spectate=False)
     assert data["you"]["id"] == "pb1"
     await engine.stop()
 

@@ -458,7 +458,8 @@ async def test_closing_the_arena_in_the_django_admin_reaches_connected_players(
     await asyncio.to_thread(close_in_the_admin)
     state = await wait_state(player, lambda s: s["open"] is False)
     assert find(state, you["id"]) is not None
-    error = err(await player.call("move", {"direction": free_direction(you["x"], you["y"]), "seq": 1}), "closed")
+    direction = free_direction(you["x"], you["y"])
+    error = err(await player.call("move", {"direction": direction, "seq": 1}), "closed")
     assert "closed" in error["message"]
     late = await sio_client(NS, cookies=await asyncio.to_thread(make_session))
     err(await late.call("join_game", {}), "closed")
