@@ -125,6 +125,20 @@ def test_closed_voting_and_inactive_province(browser_available, provinces) -> No
     assert sum(Province.objects.values_list("votes", flat=True)) == 0
 
 
+def test_vote_retry_policy_in_node() -> None:
+    """The vote retry policy and sendVote under `node --test` (no browser, no server)."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT, need
+
+    need(shutil.which("node") is not None, "Node.js")
+    proc = subprocess.run(["node", "--test", str(ROOT / "tests" / "e2e" / "dashboard_retry.test.mjs")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout and "# pass 8" in proc.stdout, proc.stdout[-2000:]
+
+
 def test_versioning_rule_and_colour_scale_in_node(browser_available) -> None:
     """The page's pure modules, run under Node (no browser, no server)."""
     result = run_browser_script("dashboard_state", base_url="")
