@@ -288,6 +288,11 @@ GAME_MOVE_RATE = env.float("GAME_MOVE_RATE", default=15.0)
 GAME_MOVE_BURST = env.int("GAME_MOVE_BURST", default=20)
 GAME_SEAT_GRACE_SECONDS = env.float("GAME_SEAT_GRACE_SECONDS", default=30.0)
 GAME_IDLE_SECONDS = env.float("GAME_IDLE_SECONDS", default=300.0)
+# Seats per arena that connections without a Django session (scripts, not
+# browsers) may hold; beyond it they can only watch. See .env.example for why 4.
+GAME_ANONYMOUS_SEATS = env.int("GAME_ANONYMOUS_SEATS", default=4)
+if GAME_ANONYMOUS_SEATS < 0:
+    raise ImproperlyConfigured("GAME_ANONYMOUS_SEATS must be 0 or more")
 # How often running arenas pick up admin changes (open/closed, max players).
 GAME_CONFIG_POLL_SECONDS = env.float("GAME_CONFIG_POLL_SECONDS", default=1.0)
 # Empty: coins and start cells from fresh randomness; any text replays them.

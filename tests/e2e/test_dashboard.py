@@ -74,7 +74,11 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
 
     from dashboard.models import Province
 
+    from django.contrib.auth.models import Permission
+
     staff = get_user_model().objects.create_user("organiser", password="pw", is_staff=True)
+    # What the admin's reset action requires, and so does reset_votes.
+    staff.user_permissions.add(Permission.objects.get(codename="change_votingstate"))
     cookie = make_session(user=staff)
     result = run_browser_script(
         "dashboard_live", base_url=provinces.url, timeout=150,
@@ -119,6 +123,20 @@ def test_closed_voting_and_inactive_province(browser_available, provinces) -> No
     assert result["inactiveVote"][0] in {"closed", "not_found"}
     assert Vote.objects.count() == 0
     assert sum(Province.objects.values_list("votes", flat=True)) == 0
+
+
+def test_vote_retry_policy_in_node() -> None:
+    """The vote retry policy and sendVote under `node --test` (no browser, no server)."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT, need
+
+    need(shutil.which("node") is not None, "Node.js")
+    proc = subprocess.run(["node", "--test", str(ROOT / "tests" / "e2e" / "dashboard_retry.test.mjs")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout and "# pass 8" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_versioning_rule_and_colour_scale_in_node(browser_available) -> None:
