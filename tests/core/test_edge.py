@@ -293,6 +293,46 @@ async def test_malformed_packets_are_logged_once_without_tracebacks(edge_site, c
     assert not [r for r in caplog.records if r.exc_info], "no traceback for client input"
 
 
+@pytest.mark.parametrize("frame", ["", "x", "9", "0", "7{}", "42", "4", "40", f"43{MAP},"])
+async def test_engineio_garbage_gets_no_traceback_and_the_connection_keeps_working(edge_site, caplog, frame):
+    client = await RawSocketIO.open(edge_site.url)
+    await client.connect_namespace(MAP)
+    with caplog.at_level(logging.INFO):
+        assert await client.send(frame)
+        ack = await client.call(MAP, "get_snapshot", {}, timeout=5)
+    assert ack["ok"] is True  # one bad packet is not a flood
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    await client.close()
+
+
+@pytest.mark.parametrize("body", ["", "x", "9", "4\x1e9", "b", "bAAAA", "4" + "\x1e" * 3])
+async def test_long_polling_garbage_gets_no_traceback(edge_site, caplog, body):
+    import json as _json
+
+    def exchange() -> int:
+        with urllib.request.urlopen(edge_site.url + "/socket.io/?EIO=4&transport=polling", timeout=5) as r:
+            sid = _json.loads(r.read().decode()[1:])["sid"]
+        request = urllib.request.Request(f"{edge_site.url}/socket.io/?EIO=4&transport=polling&sid={sid}",
+                                         data=body.encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    with caplog.at_level(logging.INFO):
+        status = await asyncio.to_thread(exchange)
+    assert status in (200, 400)
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+async def test_a_base64_binary_message_closes_the_connection(edge_site) -> None:
+    client = await RawSocketIO.open(edge_site.url)
+    await client.connect_namespace(MAP)
+    await client.send("bAAAA")
+    assert await client.wait_closed(5)
+
+
 def client_public_id(client: RawSocketIO) -> str:
     from votemap_site.realtime.identity import public_id_for
 

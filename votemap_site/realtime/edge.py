@@ -36,6 +36,7 @@ socketio) and engine.io's public `create_queue`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ PRUNE_SECONDS = 10.0
 # transport this long to close cleanly before it is aborted.
 EXPEL_FLUSH_SECONDS = 0.2
 EXPEL_SECONDS = 2.0
+# Engine.IO packet types a client sends: CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP.
+CLIENT_ENGINEIO_TYPES = frozenset("123456")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +242,38 @@ class EdgeGuard:
             conn.address_charged = True
         self.connections[eio_sid] = conn
         sock = self.server.eio.sockets.get(eio_sid)
-        if sock is not None and isinstance(sock.queue, SendQueue):
-            sock.queue.on_overflow = lambda: self.abort(eio_sid, "too much unsent data (the client is not reading)")
+        if sock is not None:
+            if isinstance(sock.queue, SendQueue):
+                sock.queue.on_overflow = lambda: self.abort(
+                    eio_sid, "too much unsent data (the client is not reading)")
+            # engine.io logs a traceback for every long-polling body it cannot
+            # decode; it has no hook for this, so the socket's handler is wrapped.
+            sock.handle_post_request = functools.partial(self._guarded_post, sock, sock.handle_post_request)
         return True
+
+    async def _guarded_post(self, sock: Any, handle: Any, environ: dict[str, Any]) -> None:
+        try:
+            await handle(environ)
+        except engineio.exceptions.EngineIOError:
+            raise  # engine.io's own refusals (too long, unknown packet): it answers 400
+        except Exception as exc:
+            self.misbehaved(sock.sid, f"malformed long-polling payload ({type(exc).__name__})")
+
+    def check_engineio_frame(self, eio_sid: str | None, data: Any) -> bool:
+        """A WebSocket message before engine.io decodes it: True to let it through.
+
+        A client only ever sends CLOSE, PING (the upgrade probe), PONG, MESSAGE,
+        UPGRADE and NOOP, as text. Anything else would make engine.io raise
+        (one traceback per frame) or take it as binary data."""
+        if isinstance(data, str) and data[:1] in CLIENT_ENGINEIO_TYPES:
+            return True
+        if eio_sid is None:
+            return False
+        if isinstance(data, (bytes, bytearray)) or (isinstance(data, str) and data.startswith("b")):
+            self.abort(eio_sid, "sent a binary message (the protocol is JSON only)")
+        else:
+            self.misbehaved(eio_sid, f"malformed Engine.IO packet {str(data)[:12]!r}")
+        return False
 
     def closed(self, eio_sid: str) -> None:
         self.connections.pop(eio_sid, None)
@@ -429,6 +461,20 @@ class EdgeEngineIOServer(engineio.AsyncServer):
         return SendQueue(max_packets=packets, max_bytes=size)
 
 
+def _edge_websocket_class(base: type, edge: EdgeGuard) -> type:
+    """engine.io's ASGI WebSocket wrapper, checking each message before engine.io decodes it."""
+
+    class EdgeWebSocket(base):  # type: ignore[misc, valid-type]
+        async def wait(self) -> Any:
+            sock = getattr(self.handler, "__self__", None)  # engine.io passes a bound method
+            while True:
+                data = await super().wait()  # OSError once the connection is gone
+                if edge.check_engineio_frame(getattr(sock, "sid", None), data):
+                    return data
+
+    return EdgeWebSocket
+
+
 class EdgeAsyncServer(FastAsyncServer):
     """The site's AsyncServer: python-socketio's, behind the edge."""
 
@@ -436,6 +482,9 @@ class EdgeAsyncServer(FastAsyncServer):
         super().__init__(*args, **kwargs)
         self.eio.send_queue_limits = (edge_limits.max_queued_packets, edge_limits.max_queued_bytes)
         self.edge = EdgeGuard(self, edge_limits)
+        drivers = self.eio._async  # engine.io's driver table (per server: broadcast.py copied it)
+        if drivers.get("websocket") is not None:
+            self.eio._async = {**drivers, "websocket": _edge_websocket_class(drivers["websocket"], self.edge)}
 
     def _engineio_server_class(self) -> type:
         return EdgeEngineIOServer
