@@ -208,6 +208,13 @@ if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRAN
 # one process (docs/deployment.md). Empty: everything on /socket.io/.
 GAME_SOCKETIO_PATH = env.str("GAME_SOCKETIO_PATH", default="").strip("/")
 SOCKETIO_NAMESPACE_PATHS = {"/grid-game": GAME_SOCKETIO_PATH} if GAME_SOCKETIO_PATH else {}
+# How broadcasts reach this process's clients (votemap_site/realtime/broadcast.py):
+# direct (pre-built WebSocket frames; falls back to loop with untested library
+# versions or on any error), loop (python-socketio's and engine.io's public API
+# in one task-free loop) or stock (python-socketio's managers unchanged).
+SOCKETIO_BROADCAST_PATH = env.str("SOCKETIO_BROADCAST_PATH", default="direct")
+if SOCKETIO_BROADCAST_PATH not in {"direct", "loop", "stock"}:
+    raise ImproperlyConfigured("SOCKETIO_BROADCAST_PATH takes direct, loop or stock")
 # Addresses whose X-Forwarded-For / X-Forwarded-Proto uvicorn trusts (the
 # proxy in front of the site; `python -m votemap_site.serve` passes it on).
 FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1")

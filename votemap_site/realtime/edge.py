@@ -45,7 +45,7 @@ from typing import Any
 import engineio
 from django.conf import settings
 
-from .broadcast import WS_PROTOCOL_ATTR, FastAsyncServer
+from .broadcast import FastAsyncServer
 from .identity import Identity, public_id_for, session_key_from_environ
 from .ratelimit import RateLimit, RateLimiter, StrikeCounter, TokenBucket
 
@@ -61,6 +61,11 @@ PRUNE_SECONDS = 10.0
 # transport this long to close cleanly before it is aborted.
 EXPEL_FLUSH_SECONDS = 0.2
 EXPEL_SECONDS = 2.0
+# Attribute set on an engine.io socket while it is served over WebSocket: the
+# ASGI server's protocol object (its `transport`), so that a connection can be
+# aborted without waiting for data the client never reads. (ASGI has no
+# "abort"; uvicorn's protocol objects carry the asyncio transport.)
+WS_PROTOCOL_ATTR = "_votemap_ws_protocol"
 # Engine.IO packet types a client sends: CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP.
 CLIENT_ENGINEIO_TYPES = frozenset("123456")
 
@@ -465,6 +470,16 @@ def _edge_websocket_class(base: type, edge: EdgeGuard) -> type:
     """engine.io's ASGI WebSocket wrapper, checking each message before engine.io decodes it."""
 
     class EdgeWebSocket(base):  # type: ignore[misc, valid-type]
+        async def __call__(self, environ: dict[str, Any]) -> Any:
+            sock = getattr(self.handler, "__self__", None)
+            if sock is not None:
+                setattr(sock, WS_PROTOCOL_ATTR, getattr(environ.get("asgi.send"), "__self__", None))
+            try:
+                return await super().__call__(environ)
+            finally:
+                if sock is not None:
+                    setattr(sock, WS_PROTOCOL_ATTR, None)
+
         async def wait(self) -> Any:
             sock = getattr(self.handler, "__self__", None)  # engine.io passes a bound method
             while True:
