@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run run-workers test setup build lock messages bench-map bench-chat bench-game clean
+.PHONY: run run-workers test test-frontend setup build lock messages bench-map bench-chat bench-game clean
 
 run: setup
 	$(VENV)/bin/uvicorn votemap_site.asgi:application --host $(HOST) --port $(PORT) \
@@ -24,8 +24,13 @@ run-workers: setup
 	  --workers $(WORKERS) --lifespan on --ws websockets-sansio --ws-per-message-deflate false \
 	  --timeout-graceful-shutdown 5 --no-access-log
 
+# The whole suite (docs/testing.md); it includes the front end's node --test
+# files, which `make test-frontend` runs alone.
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-frontend: node_modules/.installed
+	npm test
 
 setup: $(VENV)/.installed node_modules/.installed .env build
 	$(PY) manage.py migrate --noinput
