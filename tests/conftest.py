@@ -317,12 +317,36 @@ def migrate_database(env: dict[str, str]) -> None:
 
 
 # ----- browser -----------------------------------------------------------
+BUILD_DIR = ROOT / "votemap_site" / "static" / "build"
+
+
+def frontend_sources_hash(root: Path = ROOT) -> str:
+    """What frontend/build.mjs records in build/sources.sha256 (the same recipe)."""
+    import hashlib
+
+    files = [*(p for p in (root / "frontend" / "src").rglob("*") if p.is_file()),
+             root / "frontend" / "build.mjs", root / "package-lock.json"]
+    names = sorted(p.relative_to(root).as_posix() for p in files)
+    lines = "".join(f"{name}\0{hashlib.sha256((root / name).read_bytes()).hexdigest()}\n" for name in names)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def check_bundle_is_current(root: Path = ROOT) -> None:
+    """Fail (never skip) when the bundle was not built from the current sources."""
+    recorded_file = root / BUILD_DIR.relative_to(ROOT) / "sources.sha256"
+    recorded = recorded_file.read_text().strip() if recorded_file.exists() else None
+    if recorded != frontend_sources_hash(root):
+        pytest.fail(f"{BUILD_DIR.relative_to(ROOT)} was not built from the current frontend/src, "
+                    "frontend/build.mjs and package-lock.json: run `npm run build` (`make test` does)")
+
+
 @pytest.fixture(scope="session")
 def browser_available() -> None:
     need(Path(CHROMIUM).exists(), f"Chromium at {CHROMIUM} (apt install chromium)")
     need(shutil.which("node") is not None, "Node.js")
     need((ROOT / "node_modules" / "playwright-core").is_dir(), "playwright-core (npm ci)")
-    need((ROOT / "votemap_site" / "static" / "build" / "landing.js").exists(), "the front-end build (npm run build)")
+    need((BUILD_DIR / "landing.js").exists(), "the front-end build (npm run build)")
+    check_bundle_is_current()
 
 
 def run_browser_script(script: str, *, base_url: str, timeout: float = 90, **params: object) -> dict:
