@@ -19,8 +19,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A local .env (written by `make` from .env.example on first use) is read when
-# present; real environment variables always win over it.
-ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
+# present; real environment variables always win over it. Under pytest (which
+# sets PYTEST_VERSION for its run) the committed tests/test.env is read instead:
+# a developer's .env (a PostgreSQL URL, a Redis, other limits) must never change
+# what the test suite sees. DJANGO_ENV_FILE names another file; empty: none.
+_DEFAULT_ENV_FILE = BASE_DIR / ("tests/test.env" if os.environ.get("PYTEST_VERSION") else ".env")
+ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(_DEFAULT_ENV_FILE))
 if ENV_FILE and Path(ENV_FILE).is_file():
     environ.Env.read_env(ENV_FILE, overwrite=False)
 

@@ -42,7 +42,7 @@ await run(async (browser) => {
   await alice.waitForFunction((xss) => [...document.querySelectorAll(".chat-text")].some((p) => p.textContent === xss), XSS);
 
   // The cloud shows "gato" (2 uses) and the message highlights it.
-  await bob.waitForSelector(".chat-word", { timeout: 5000 });
+  await bob.waitForSelector(".chat-word", { timeout: 15000 });
   // Trending is pushed at most once a second: wait until both messages are in it.
   await bob.waitForFunction(() => {
     const words = [...document.querySelectorAll(".chat-word")].map((w) => w.textContent);
@@ -51,7 +51,11 @@ await run(async (browser) => {
   const cloud = await bob.$$eval(".chat-word", (ws) => ws.map((w) => ({ word: w.textContent, title: w.title })));
   const highlighted = await bob.$$eval(".chat-hl", (ms) => ms.map((m) => m.textContent));
 
-  await new Promise((r) => setTimeout(r, 500));
+  // Both messages are on both pages before they are compared.
+  for (const page of [alice, bob]) {
+    await page.waitForFunction(() => document.querySelectorAll(".chat-text").length >= 2, null, { timeout: 15000 })
+      .catch(() => {});
+  }
   const result = {
     listLinks,
     sendDisabledWhenEmpty,

@@ -34,7 +34,6 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert result["map"]["legend"] >= 2
 
     assert result["selectedName"] == "Madrid"
-    assert result["seenWithinMs"] <= 1000
     assert "Madrid" in result["upFeedback"]
     assert result["tooltip"] and "Madrid" in result["tooltip"]
     assert (result["afterArrowRight"], result["afterArrowLeft"]) == ("29", "28")  # Málaga after Madrid
@@ -94,7 +93,8 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
     # The bot sent both directions and they were acked by the server.
     assert result["botStats"]["up"] >= 5 and result["botStats"]["down"] >= 1
     assert result["botStats"]["running"] is False
-    assert result["botTotal"] > 0 and result["presentTop"] >= 1
+    assert result["botTotal"] > 0 and result["presentTotal"] == str(result["botTotal"])
+    assert result["presentTop"] >= 1
     assert result["presentViewers"] >= 2
 
     # The vote queued while offline was delivered once; both pages agree.
@@ -123,23 +123,3 @@ def test_closed_voting_and_inactive_province(browser_available, provinces) -> No
     assert result["inactiveVote"][0] in {"closed", "not_found"}
     assert Vote.objects.count() == 0
     assert sum(Province.objects.values_list("votes", flat=True)) == 0
-
-
-def test_vote_retry_policy_in_node() -> None:
-    """The vote retry policy and sendVote under `node --test` (no browser, no server)."""
-    import shutil
-    import subprocess
-
-    from tests.conftest import ROOT, need
-
-    need(shutil.which("node") is not None, "Node.js")
-    proc = subprocess.run(["node", "--test", str(ROOT / "tests" / "e2e" / "dashboard_retry.test.mjs")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and "# pass 8" in proc.stdout, proc.stdout[-2000:]
-
-
-def test_versioning_rule_and_colour_scale_in_node(browser_available) -> None:
-    """The page's pure modules, run under Node (no browser, no server)."""
-    result = run_browser_script("dashboard_state", base_url="")
-    assert len(result["checks"]) == 12

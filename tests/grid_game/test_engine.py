@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from grid_game.engine import ArenaInfo, Engine, GameError
+from tests.helpers import async_wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -54,9 +55,11 @@ async def test_moves_apply_in_order_and_ack_tick_orders_them_against_states():
         x += 1 if direction == "right" else -1
         assert (ack["x"], ack["y"], ack["seq"]) == (x, y, seq)
         acks.append(ack)
-        if seq % 7 == 0:
-            await asyncio.sleep(0.05)  # let a few ticks go out
-    await asyncio.sleep(0.1)
+        if seq % 7 == 0:  # let a state go out between moves
+            sent = len(fakes.states())
+            await async_wait_until(lambda: len(fakes.states()) > sent, message="a state after a move")
+    await async_wait_until(lambda: any(s["tick"] > acks[-1]["tick"] for s in fakes.states()),
+                           message="a state after the last move")
     states = fakes.states()
     ticks = [s["tick"] for s in states]
     assert ticks == sorted(set(ticks)), "ticks strictly increase"
@@ -73,9 +76,10 @@ async def test_state_only_when_changed():
     fakes = Fakes()
     engine = fakes.engine()
     await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
-    await asyncio.sleep(0.1)
-    count = len(fakes.states())
-    await asyncio.sleep(0.2)
+    await async_wait_until(fakes.states, message="the state after the join")
+    arena = engine.arenas["main"]
+    count, ticks = len(fakes.states()), arena.work_ticks
+    await async_wait_until(lambda: arena.work_ticks >= ticks + 10, message="ten more ticks")
     assert len(fakes.states()) == count
     await engine.stop()
 
@@ -91,8 +95,9 @@ async def test_grace_then_seat_removed_and_resume_within_grace():
     assert data["you"]["id"] == "p1" and data["you"]["name"] == "A"
     await engine.disconnect(sid="s2")
     fakes.now += 31
-    await asyncio.sleep(1.2)  # housekeeping runs at most once a second
-    assert all(p["id"] != "p1" for p in fakes.states()[-1]["players"])
+    # housekeeping (on the fake clock) removes the seat at a coming tick
+    await async_wait_until(lambda: fakes.states() and all(p["id"] != "p1" for p in fakes.states()[-1]["players"]),
+                           message="the seat removed after the grace period")
     with pytest.raises(GameError) as err:
         engine.move(sid="s2", direction="up", seq=1)
     assert err.value.code == "not_joined"
