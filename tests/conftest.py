@@ -249,7 +249,7 @@ class ServerProcess:
 # reads is covered here.
 SITE_VARIABLE_PREFIXES = (
     "DJANGO_", "DATABASE_", "SQLITE_", "REDIS_", "SOCKETIO_", "MESSAGE_QUEUE_", "RABBITMQ_", "AMQP_",
-    "SESSION_", "RATE_LIMIT_", "PRESENCE_", "LOBBY_", "DASHBOARD_", "CHAT_", "GAME_",
+    "SESSION_", "RATE_LIMIT_", "PRESENCE_", "LOBBY_", "DASHBOARD_", "CHAT_", "GAME_", "FORWARDED_",
     # libpq fills in whatever a PostgreSQL URL leaves out from these
     "PG",
 )
