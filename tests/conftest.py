@@ -274,8 +274,10 @@ def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     return {**inherited, **CHILD_SETTINGS, **(env or {})}
 
 
-def start_server_process(*, env: dict[str, str], log_path: Path, port: int | None = None) -> ServerProcess:
-    """Run the site (`python -m votemap_site.serve`) in a subprocess and wait for /healthz."""
+def start_server_process(*, env: dict[str, str], log_path: Path, port: int | None = None,
+                         command: list[str] | None = None) -> ServerProcess:
+    """Run the site (`python -m votemap_site.serve`, or `command` + host and port options)
+    in a subprocess and wait for /healthz."""
     import urllib.request
 
     port = port or free_port()
@@ -285,7 +287,7 @@ def start_server_process(*, env: dict[str, str], log_path: Path, port: int | Non
         "REDIS_KEY_PREFIX": f"vmtest{os.getpid()}:", **env})
     log = open(log_path, "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "votemap_site.serve", "--host", "127.0.0.1",
+        [*(command or [sys.executable, "-m", "votemap_site.serve"]), "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
