@@ -241,10 +241,13 @@ def test_words_of_one_sender_each_never_push_out_trending_words(n_trending, floo
     trending = [f"tr{chr(97 + i)}" for i in range(n_trending)]
     for sender in ("alice", "bob"):
         window.add(" ".join(trending), now=0.0, sender=sender)
-    now = 1.0
+    # Old enough to score less than one fresh use: still, they stay.
+    now = 400.0
     for i, words in enumerate(flood):
-        sender = f"flooder{i % flooders}"
-        window.add(" ".join(f"{w}{sender[-1]}" for w in words), now=now, sender=sender)
+        sender = f"flooder{chr(97 + i % flooders)}"
+        flooded = " ".join(f"{w}{sender[-1]}" for w in words)
+        assert tokenize(flooded)
+        window.add(flooded, now=now, sender=sender)
         now += 1.0
         top = window.top(now=now, limit=100)
         assert sorted(w.word for w in top) == sorted(trending)
