@@ -70,12 +70,12 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "room", "author", "text")
+    list_display = ("created_at", "room", "author", "staff", "text")
     list_filter = ("room",)
     search_fields = ("text", "author")
     date_hierarchy = "created_at"
     list_select_related = ("room",)
-    readonly_fields = ("room", "author", "color", "sender_key", "text", "client_id", "created_at")
+    readonly_fields = ("room", "author", "color", "sender_key", "staff", "text", "client_id", "created_at")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -16,7 +16,7 @@ def staff_client(client, django_user_model):
 
 
 def post(room, text):
-    return services.message_post(room_id=room.id, room_slug=room.slug, author="Ana", color="#0b57d0",
+    return services.message_post(room_id=room.id, room_slug=room.slug, author="Ana",
                                  sender_key="k", text=text)[0]["id"]
 
 
