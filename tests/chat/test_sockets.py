@@ -1,6 +1,7 @@
 """The /chat namespace through a live server: every event and error code."""
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -458,3 +459,64 @@ async def test_rooms_per_connection_are_capped(chat, settings):
     data(await call(client, "join", {"room": "cats"}))
     data(await call(client, "leave", {"room": "cats"}))
     data(await call(client, "join", {"room": "extra-18"}))
+
+
+# ----- bounded memory -------------------------------------------------------------
+async def wait_until(condition, timeout=10.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_per_connection_state_is_dropped_with_the_last_connection(chat, make_session, live_site):
+    namespace = live_site.realtime.namespace("/chat")
+    cookies = await asyncio.to_thread(make_session)
+    key = "s:" + next(iter(cookies.values()))
+    tabs = [await chat(cookies=cookies) for _ in range(3)]
+    for tab in tabs:
+        data(await tab.call("join", {"room": "cats", "nickname": "Pestañas"}))
+    assert namespace._connections[key] == 3 and namespace._nicknames[key] == "Pestañas"
+    await tabs[0].disconnect()
+    await wait_until(lambda: namespace._connections.get(key) == 2)
+    # The other tabs keep the nickname; it goes with the last one.
+    assert namespace._nicknames[key] == "Pestañas"
+    for tab in tabs[1:]:
+        await tab.disconnect()
+    await wait_until(lambda: key not in namespace._connections)
+    assert key not in namespace._nicknames
+    assert not namespace._joined
+
+
+async def test_state_of_a_deleted_room_is_dropped(chat, live_site):
+    namespace = live_site.realtime.namespace("/chat")
+    a, b = await chat(), await chat()
+    for client in (a, b):
+        data(await client.call("join", {"room": "dogs"}))
+        data(await client.call("send_message", {"room": "dogs", "text": "hueso"}))
+    await next_matching(a, "trending", lambda p: ("hueso", 2) in words(p))
+    assert "dogs" in namespace._windows and "dogs" in namespace._last_trending
+    await asyncio.to_thread(Room.objects.filter(slug="dogs").delete)
+    event = await receive_event(a, "room", timeout=5)
+    assert event["slug"] == "dogs" and event["removed"] is True
+    for table in (namespace._rooms, namespace._windows, namespace._last_trending, namespace._last_members):
+        assert "dogs" not in table
+
+
+async def test_counted_message_ids_are_capped(chat, live_site):
+    from chat import sockets
+
+    namespace = live_site.realtime.namespace("/chat")
+    client = await chat()
+    data(await client.call("join", {"room": "cats"}))
+    now = time.time()
+
+    async def flood():  # on the server's own event loop, as its handlers run
+        for i in range(sockets.COUNTED_MAX + 500):
+            namespace._count("cats", 10_000_000 + i, "palabra", now, "flooder")
+
+    loop = namespace._tick._task.get_loop()
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(flood(), loop))
+    assert len(namespace._counted) <= sockets.COUNTED_MAX
+    assert 10_000_000 + sockets.COUNTED_MAX + 499 in namespace._counted  # the newest are kept
