@@ -185,7 +185,8 @@ class ChatNamespace(BaseNamespace):
             nickname = None  # taken by staff since this browser chose it
         if nickname is None:
             nickname = await self._default_nickname(identity)
-        elif identity.is_staff and identity.user_id is not None:
+        if identity.is_staff and identity.user_id is not None:
+            # The name staff are seen with is reserved, chosen or default.
             await db(services.staff_nickname_record, user_id=identity.user_id, nickname=nickname)
             self._reserved |= {nickname_fold(nickname)}
         self._nicknames[identity.key] = nickname
@@ -380,7 +381,6 @@ class ChatNamespace(BaseNamespace):
         for slug in targets:
             self._windows[slug] = self._new_window()
         horizon = time.time() - COUNTED_HORIZON_SECONDS
-        self._counted = {mid: at for mid, at in self._counted.items() if at >= horizon}
         for message_id, room_id, text, created_at, sender in rows:
             slug = by_id.get(room_id)
             if slug in targets:

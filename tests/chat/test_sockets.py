@@ -520,3 +520,11 @@ async def test_counted_message_ids_are_capped(chat, live_site):
     await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(flood(), loop))
     assert len(namespace._counted) <= sockets.COUNTED_MAX
     assert 10_000_000 + sockets.COUNTED_MAX + 499 in namespace._counted  # the newest are kept
+
+
+async def test_a_staff_default_nickname_is_reserved_too(chat, staff_cookies):
+    staff = await chat(cookies=staff_cookies)
+    default = data(await staff.call("join", {"room": "cats"}))["you"]["nickname"]
+    stranger = await chat()
+    ack = await stranger.call("set_nickname", {"nickname": default.upper()})
+    assert error(ack) == "invalid" and ack["error"]["reason"] == "nickname_reserved"
