@@ -84,7 +84,8 @@ def message_texts_since(
 
 def nickname_reserved_keys() -> frozenset[str]:
     """Folded usernames of staff users and the nicknames they use (a few rows)."""
-    usernames = get_user_model().objects.filter(is_staff=True).values_list(get_user_model().USERNAME_FIELD, flat=True)
+    user_model = get_user_model()
+    usernames = user_model.objects.filter(is_staff=True).values_list(user_model.USERNAME_FIELD, flat=True)
     nicknames = StaffNickname.objects.filter(user__is_staff=True).values_list("folded", flat=True)
     return frozenset(nickname_fold(name) for name in usernames) | frozenset(nicknames)
 

@@ -56,7 +56,9 @@ class ChatError(RealtimeError):
 
 
 def nickname_reserved_error() -> ChatError:
-    return ChatError(INVALID, "nickname: reserved for the site's staff, choose another", reason=NICKNAME_RESERVED)
+    return ChatError(
+        INVALID, "nickname: reserved for the site's staff, choose another", reason=NICKNAME_RESERVED
+    )
 
 
 def _digest(value: str) -> int:

@@ -272,7 +272,8 @@ class ChatNamespace(BaseNamespace):
             sender_key=identity.public_id, staff=identity.is_staff, text=text, client_id=payload.client_id,
         )
         if created:
-            self._count(slug, message["id"], message["text"], timestamp(message["created_at"]), identity.public_id)
+            at = timestamp(message["created_at"])
+            self._count(slug, message["id"], message["text"], at, identity.public_id)
             await self.emit("message", message, room=socket_room(slug))
         return {"message": message}
 
@@ -348,7 +349,9 @@ class ChatNamespace(BaseNamespace):
         return window
 
     def _new_window(self) -> TrendingWindow:
-        return TrendingWindow(window=self.window_seconds, min_senders=self.min_senders, max_tokens=self.max_tokens)
+        return TrendingWindow(
+            window=self.window_seconds, min_senders=self.min_senders, max_tokens=self.max_tokens
+        )
 
     def _count(self, slug: str, message_id: int, text: str, at: float, sender: str) -> None:
         if message_id in self._counted:

@@ -296,7 +296,8 @@ class TrendingWindow:
             self._uses.move_to_end(key)
             self._uses[key] = now
             self._by_sender[sender].move_to_end(word)
-            self._weights[word] += weight - math.exp((previous - self._t0) / self.tau)  # type: ignore[operator]
+            assert self._t0 is not None
+            self._weights[word] += weight - math.exp((previous - self._t0) / self.tau)
             self.operations += 3
             self._pushed(word)
             return

@@ -135,7 +135,9 @@ def staff_user(django_user_model):
     return django_user_model.objects.create_user(username="Moderadora", password="x", is_staff=True)
 
 
-@pytest.mark.parametrize("value", ["Moderadora", "moderadora", " MODERADORA ", "Ｍｏｄｅｒａｄｏｒａ", "La Jefa", "LA JEFA", "ｌａ ｊｅｆａ"])
+@pytest.mark.parametrize(
+    "value", ["Moderadora", "moderadora", " MODERADORA ", "Ｍｏｄｅｒａｄｏｒａ", "La Jefa", "LA JEFA", "ｌａ ｊｅｆａ"]
+)
 def test_staff_names_are_reserved(staff_user, value):
     services.staff_nickname_record(user_id=staff_user.id, nickname="La Jefa")
     with pytest.raises(RealtimeError) as info:

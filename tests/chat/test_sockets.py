@@ -278,7 +278,8 @@ async def test_deleted_messages_and_cleared_history_reach_clients(chat):
     for c in (client, second_sender, third_sender):
         data(await c.call("join", {"room": "cats"}))
     first = data(await client.call("send_message", {"room": "cats", "text": "ratones pájaros"}))["message"]
-    second = data(await second_sender.call("send_message", {"room": "cats", "text": "ratones pájaros"}))["message"]
+    second = data(await second_sender.call("send_message", {"room": "cats", "text": "ratones pájaros"}))
+    second = second["message"]
     third = data(await third_sender.call("send_message", {"room": "cats", "text": "pájaros"}))["message"]
     joined = data(await client.call("join", {"room": "cats"}))
     assert sorted(words(joined["trending"])) == [("pájaros", 3), ("ratones", 2)]
@@ -290,7 +291,8 @@ async def test_deleted_messages_and_cleared_history_reach_clients(chat):
     assert words(joined["trending"]) == [("pájaros", 2)]
     room_id = await asyncio.to_thread(lambda: Room.objects.get(slug="cats").id)
     await asyncio.to_thread(services.room_clear_history, room_id=room_id)
-    assert await receive_event(client, "history_cleared", timeout=5) == {"room": "cats", "up_to_id": third["id"]}
+    cleared = await receive_event(client, "history_cleared", timeout=5)
+    assert cleared == {"room": "cats", "up_to_id": third["id"]}
     assert data(await client.call("join", {"room": "cats"}))["trending"]["words"] == []
 
 
@@ -382,7 +384,9 @@ async def test_same_nickname_different_tags_and_colours(chat, make_session):
     first, second, ids = await sessions_with_different_colours(make_session)
     sams = [await chat(cookies=c) for c in (first, second)]
     yous = [data(await sam.call("join", {"room": "cats", "nickname": "Sam"}))["you"] for sam in sams]
-    messages = [data(await sam.call("send_message", {"room": "cats", "text": "soy Sam"}))["message"] for sam in sams]
+    messages = [
+        data(await sam.call("send_message", {"room": "cats", "text": "soy Sam"}))["message"] for sam in sams
+    ]
     assert [m["author"] for m in messages] == ["Sam", "Sam"]
     assert messages[0]["tag"] != messages[1]["tag"]
     assert messages[0]["color"] != messages[1]["color"]

@@ -259,7 +259,7 @@ def test_a_sender_holds_at_most_its_share_of_the_vocabulary():
     window = TrendingWindow(window=600, max_tokens=100)
     assert window.max_words_per_sender == 10
     for i in range(50):
-        window.add(" ".join(f"palabra{chr(97 + i % 26)}{chr(97 + i // 26)}" for _ in range(1)), now=float(i), sender="x")
+        window.add(f"palabra{chr(97 + i % 26)}{chr(97 + i // 26)}", now=float(i), sender="x")
     held = window.sender_words("x")
     assert len(held) == 10
     # The ten most recent are kept, least recently used first.
