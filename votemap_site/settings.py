@@ -292,6 +292,12 @@ DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 CHAT_MESSAGE_RATE = env.float("CHAT_MESSAGE_RATE", default=3.0)
 CHAT_MESSAGE_BURST = env.int("CHAT_MESSAGE_BURST", default=5)
 CHAT_TRENDING_WINDOW_SECONDS = env.int("CHAT_TRENDING_WINDOW_SECONDS", default=600)
+# A word trends only when this many distinct senders (browser sessions) used it.
+CHAT_TRENDING_MIN_SENDERS = env.int("CHAT_TRENDING_MIN_SENDERS", default=2)
+# Distinct words a room's trending window keeps (per worker).
+CHAT_TRENDING_MAX_TOKENS = env.int("CHAT_TRENDING_MAX_TOKENS", default=5000)
+# Rooms one connection may be in at once.
+CHAT_MAX_ROOMS_PER_CONNECTION = env.int("CHAT_MAX_ROOMS_PER_CONNECTION", default=20)
 
 # --- grid game ----------------------------------------------------------
 GAME_TICK_HZ = env.float("GAME_TICK_HZ", default=20.0)
