@@ -12,7 +12,7 @@ with the same times:
 
 - the worker that stores a message counts it at once, with the message's
   stored `created_at` (millisecond precision, as sent to clients);
-- with several workers (REDIS_URL set) every worker also reads, once a second,
+- with several workers (REDIS_URL or MESSAGE_QUEUE_URL set) every worker also reads, once a second,
   the messages stored in the last few seconds and counts those it has not
   counted yet, with the same `created_at`. Re-reading a few seconds (not
   "ids above the last seen") catches rows whose transactions committed out of
@@ -22,7 +22,7 @@ with the same times:
 - on start-up, and after a moderator deletes messages, a room's window is
   rebuilt from the messages of the last window in the database.
 
-A single worker (no REDIS_URL) skips the polling: it sees every message.
+A single worker (no message queue) skips the polling: it sees every message.
 Everything the trending rule needs (text, time, sender key) is in the stored
 Message row, so a window rebuilt from the database or fed by polling counts
 a message exactly as the worker that stored it did.
@@ -139,7 +139,7 @@ class ChatNamespace(BaseNamespace):
         self.max_tokens = int(settings.CHAT_TRENDING_MAX_TOKENS)
         self.max_rooms = int(settings.CHAT_MAX_ROOMS_PER_CONNECTION)
         # With several workers every worker reads the others' messages (see above).
-        self.sync_from_db = bool(settings.REDIS_URL)
+        self.sync_from_db = bool(settings.MESSAGE_QUEUE)
         self._rooms: dict[str, dict[str, Any]] = {}  # slug -> selectors.room_as_dict
         self._windows: dict[str, TrendingWindow] = {}
         self._counted: dict[int, float] = {}  # message id -> its time, recent ones only

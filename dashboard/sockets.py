@@ -20,10 +20,12 @@ Deltas and versions with several workers
     describes; every batch takes that row's lock first (PostgreSQL FOR
     UPDATE, SQLite IMMEDIATE), so versions are gap-free and site-wide, survive
     restarts, and need no separate counter that could disagree with the data.
-    Publish order must match version order too: a worker holds a short Redis
-    lock (`<REDIS_KEY_PREFIX>map:commit`) from before its commit until its delta is
-    published, so deltas enter the pub/sub channel, and reach every client, in
-    version order. Without Redis there is one worker and a local lock does it.
+    Publish order must match version order too: a worker holds a short shared
+    lock (`<REDIS_KEY_PREFIX>map:commit`: a Redis lock, or with RabbitMQ and no
+    Redis a PostgreSQL advisory lock; votemap_site/realtime/shared.py) from
+    before its commit until its delta is published, so deltas enter the queue,
+    and reach every client, in version order. With one worker a local lock
+    does it.
     A delta carries absolute counts, so a client that missed one (a jump in
     `version`) is repaired by the snapshot it then asks for.
 
@@ -69,6 +71,7 @@ from votemap_site.realtime.identity import Identity
 from votemap_site.realtime.permissions import staff_permission_check
 from votemap_site.realtime.presence import Presence
 from votemap_site.realtime.ratelimit import RateLimit
+from votemap_site.realtime.shared import OrderLock, build_order_lock
 from votemap_site.realtime.ticker import Ticker
 
 from .schemas import GetSnapshotPayload, ResetVotesPayload, VotePayload
@@ -108,7 +111,7 @@ class MapDashboardNamespace(BaseNamespace):
         self._flusher: Ticker | None = None
         self._watcher: Ticker | None = None
         self._local_lock: asyncio.Lock | None = None
-        self._redis: Any = None
+        self._order_lock: OrderLock | None = None
         self._accepting = False
         # The last revision this worker's clients have been sent (None: no clients).
         self._seen_revision: int | None = None
@@ -122,10 +125,7 @@ class MapDashboardNamespace(BaseNamespace):
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
         self._local_lock = asyncio.Lock()
-        if settings.REDIS_URL:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(settings.REDIS_URL)
+        self._order_lock = build_order_lock(COMMIT_LOCK_SUFFIX, timeout=COMMIT_LOCK_TIMEOUT)
         self._flusher = Ticker(name="map-votes", interval=self.tick, callback=self._flush)
         self._watcher = Ticker(name="map-watch", interval=self.tick, callback=self._watch, always=True)
         self._flusher.start()
@@ -141,9 +141,9 @@ class MapDashboardNamespace(BaseNamespace):
                 await self._flusher.stop()
             while self._pending:  # what was queued before shutdown still gets committed and acked
                 await self._flush()
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        if self._order_lock is not None:
+            await self._order_lock.close()
+            self._order_lock = None
 
     async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
         snapshot = await self._read_snapshot(shared=True)
@@ -217,23 +217,17 @@ class MapDashboardNamespace(BaseNamespace):
         """Held from before a batch's commit until its delta is published."""
         assert self._local_lock is not None
         async with self._local_lock:
-            lock = None
-            if self._redis is not None:
+            lock = self._order_lock
+            held = False
+            if lock is not None:
                 try:
-                    lock = self._redis.lock(
-                        settings.REDIS_KEY_PREFIX + COMMIT_LOCK_SUFFIX,
-                        timeout=COMMIT_LOCK_TIMEOUT,
-                        blocking_timeout=COMMIT_LOCK_TIMEOUT,
-                    )
-                    if not await lock.acquire():
-                        lock = None
+                    held = await lock.acquire()
                 except Exception:
                     log.warning("commit-order lock unavailable; publishing without it", exc_info=True)
-                    lock = None
             try:
                 yield
             finally:
-                if lock is not None:
+                if held and lock is not None:
                     try:
                         await lock.release()
                     except Exception:

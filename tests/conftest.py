@@ -193,6 +193,7 @@ def make_session(db):
 # ----- external services (PostgreSQL, Redis) -------------------------------
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def _tcp_open(host: str, port: int) -> bool:
@@ -207,6 +208,21 @@ def _tcp_open(host: str, port: int) -> bool:
 def redis_url() -> str:
     need(_tcp_open("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    need(_tcp_open("127.0.0.1", 5672), "RabbitMQ on 127.0.0.1:5672")
+    return RABBITMQ_URL
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def message_queue(request) -> dict[str, str]:
+    """The settings of one message queue: scale-out tests run on Redis, and on
+    RabbitMQ without Redis (shared counts and locks then in PostgreSQL)."""
+    if request.param == "redis":
+        return {"REDIS_URL": request.getfixturevalue("redis_url")}
+    return {"MESSAGE_QUEUE_URL": request.getfixturevalue("rabbitmq_url")}
 
 
 @pytest.fixture(scope="session")
@@ -282,7 +298,8 @@ def start_server_process(*, env: dict[str, str], log_path: Path, port: int | Non
 
     port = port or free_port()
     full_env = child_environment({
-        # workers of one test run share a fan-out channel; other runs never see it
+        # workers of one test run share a fan-out channel (Redis) or exchange
+        # (RabbitMQ); other runs never see it
         "SOCKETIO_REDIS_CHANNEL": f"votemap-test-{os.getpid()}",
         "REDIS_KEY_PREFIX": f"vmtest{os.getpid()}:", **env})
     log = open(log_path, "ab")

@@ -1,5 +1,7 @@
 """Checks behind /healthz: the database, and the message queue when configured."""
 
+import asyncio
+
 import redis
 from django.conf import settings
 from django.db import connection
@@ -17,14 +19,41 @@ def check_database() -> str | None:
 
 
 def check_message_queue() -> str | None:
-    if not settings.REDIS_URL:
-        return None
+    """The queue that carries the fan-out (RabbitMQ or Redis), and Redis too when
+    it holds the shared counts beside RabbitMQ. None when healthy or not configured."""
+    if settings.MESSAGE_QUEUE_URL:
+        failure = _check_amqp(settings.MESSAGE_QUEUE_URL)
+        if failure is not None:
+            return failure
+    if settings.REDIS_URL:
+        return _check_redis(settings.REDIS_URL)
+    return None
+
+
+def _check_redis(url: str) -> str | None:
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         try:
             client.ping()
         finally:
             client.close()
+    except Exception as exc:
+        return f"{type(exc).__name__}"
+    return None
+
+
+def _check_amqp(url: str) -> str | None:
+    """Open and close one AMQP connection (what the manager's publisher and
+    listener need), within 2 s. Runs in the view's worker thread, which has no
+    event loop of its own."""
+    import aio_pika
+
+    async def probe() -> None:
+        connection = await aio_pika.connect(url, timeout=2)
+        await connection.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 3))
     except Exception as exc:
         return f"{type(exc).__name__}"
     return None

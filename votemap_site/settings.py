@@ -224,7 +224,20 @@ if SOCKETIO_BROADCAST_PATH not in {"direct", "loop", "stock"}:
 FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1")
 # Redis carries the cross-worker fan-out and the shared counters when set.
 REDIS_URL = env.str("REDIS_URL", default="")
-# Pub/sub channel of the Socket.IO fan-out: sites sharing one Redis need their own.
+# RabbitMQ (amqp://...) carries the fan-out instead when set; the shared
+# counters and the map's commit-order lock then live in Redis if REDIS_URL is
+# set too, else in PostgreSQL (docs/deployment.md).
+MESSAGE_QUEUE_URL = env.str("MESSAGE_QUEUE_URL", default="")
+if MESSAGE_QUEUE_URL and not MESSAGE_QUEUE_URL.startswith(("amqp://", "amqps://")):
+    raise ImproperlyConfigured("MESSAGE_QUEUE_URL takes an amqp:// or amqps:// URL (RabbitMQ); "
+                               "for Redis set REDIS_URL")
+if MESSAGE_QUEUE_URL and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise ImproperlyConfigured("MESSAGE_QUEUE_URL is for several processes, which need PostgreSQL "
+                               "(DATABASE_URL=postgres://...), not SQLite")
+# Which queue carries the fan-out between processes: "amqp", "redis" or "" (one process).
+MESSAGE_QUEUE = "amqp" if MESSAGE_QUEUE_URL else ("redis" if REDIS_URL else "")
+# Channel of the Socket.IO fan-out (the Redis pub/sub channel, or the RabbitMQ
+# exchange): sites sharing one Redis or RabbitMQ need their own.
 SOCKETIO_REDIS_CHANNEL = env.str("SOCKETIO_REDIS_CHANNEL", default="votemap-socketio")
 # Prefix of every Redis key the site writes (presence, locks).
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="vm:")

@@ -1,4 +1,4 @@
-"""Two worker processes (PostgreSQL + Redis) serve one chat: messages, member
+"""Two worker processes (PostgreSQL + Redis, or + RabbitMQ) serve one chat: messages, member
 counts and trending words agree whichever worker a client is connected to."""
 
 import asyncio
@@ -12,8 +12,8 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 @pytest.fixture
-def two_workers(fresh_postgres_database, redis_url, tmp_path):
-    env = {"DATABASE_URL": fresh_postgres_database, "REDIS_URL": redis_url,
+def two_workers(fresh_postgres_database, message_queue, tmp_path):
+    env = {"DATABASE_URL": fresh_postgres_database, **message_queue,
            "SOCKETIO_TRANSPORTS": "websocket", "PRESENCE_HEARTBEAT_SECONDS": "1"}
     workers = [start_server_process(env=env, log_path=tmp_path / f"worker{i}.log") for i in range(2)]
     yield workers

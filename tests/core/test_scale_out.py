@@ -11,8 +11,8 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 @pytest.fixture
-def two_workers(fresh_postgres_database, redis_url, tmp_path):
-    env = {"DATABASE_URL": fresh_postgres_database, "REDIS_URL": redis_url,
+def two_workers(fresh_postgres_database, message_queue, tmp_path):
+    env = {"DATABASE_URL": fresh_postgres_database, **message_queue,
            "SOCKETIO_TRANSPORTS": "websocket", "LOBBY_STATS_INTERVAL": "0.2",
            "PRESENCE_HEARTBEAT_SECONDS": "1"}
     workers = [start_server_process(env=env, log_path=tmp_path / f"worker{i}.log") for i in range(2)]

@@ -27,9 +27,9 @@ clients:
      would have queued.
 3. Emits with a callback, or with binary data, use the stock code unchanged.
 
-The Redis variant publishes like `AsyncRedisManager` and delivers locally (for
-its own emits and for those received from other workers) through the same
-path.
+The Redis and RabbitMQ variants publish like `AsyncRedisManager` and
+`AsyncAioPikaManager` and deliver locally (for their own emits and for those
+received from other workers) through the same path.
 
 Three delivery paths, chosen by SOCKETIO_BROADCAST_PATH (`choose_path`):
 
@@ -65,8 +65,8 @@ from socketio import packet as sio_packet
 log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
-    "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncManager", "FastAsyncRedisManager", "FastAsyncServer",
-    "WireJson", "choose_path", "websocket_text_frame",
+    "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager", "FastAsyncRedisManager",
+    "FastAsyncServer", "WireJson", "choose_path", "websocket_text_frame",
 ]
 
 BROADCAST_PATHS = ("direct", "loop", "stock")
@@ -404,12 +404,10 @@ class FastAsyncManager(_FastEmitMixin, socketio.AsyncManager):
                            callback=callback, **kwargs)
 
 
-class FastAsyncRedisManager(_FastEmitMixin, socketio.AsyncRedisManager):
-    """AsyncRedisManager (several workers) whose local delivery is task-free.
-
-    Emits are published exactly as `AsyncRedisManager` does; each worker, the
-    sender included, delivers to its own clients with `_fast_local_emit`.
-    """
+class _FastPubSubMixin(_FastEmitMixin):
+    """For python-socketio's pub/sub managers (Redis, RabbitMQ): emits are
+    published exactly as the stock manager does; each worker, the sender
+    included, delivers to its own clients with `_fast_local_emit`."""
 
     def __init__(self, *args: Any, path: str = "direct", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -441,6 +439,14 @@ class FastAsyncRedisManager(_FastEmitMixin, socketio.AsyncRedisManager):
                 return
         self.stats.fallback += 1
         await super()._handle_emit(message)
+
+
+class FastAsyncRedisManager(_FastPubSubMixin, socketio.AsyncRedisManager):
+    """AsyncRedisManager (several workers) whose local delivery is task-free."""
+
+
+class FastAsyncAioPikaManager(_FastPubSubMixin, socketio.AsyncAioPikaManager):
+    """AsyncAioPikaManager (RabbitMQ; several workers) whose local delivery is task-free."""
 
 
 # ----- single-recipient packets (acks) and JSON ----------------------------------

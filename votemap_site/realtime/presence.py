@@ -5,7 +5,8 @@ is the total. With Redis every worker keeps its count in a hash field
 (`<prefix>presence:<key>` -> {worker id: count}, prefix REDIS_KEY_PREFIX) and heartbeats in a sorted set, so
 the total is the sum over live workers and a crashed worker's count stops
 counting once its heartbeat is stale. Local counts are the source of truth for
-this worker; Redis holds a rebuildable copy.
+this worker; Redis holds a rebuildable copy. With RabbitMQ and no Redis,
+PostgreSQL holds the same copy (PostgresPresence).
 """
 
 import asyncio
@@ -130,3 +131,103 @@ class RedisPresence(LocalPresence):
             return self.local(key)
         alive.add(self.worker_id)
         return sum(int(v) for worker, v in counts.items() if worker in alive and int(v) > 0)
+
+
+class PostgresPresence(LocalPresence):
+    """The same sums as RedisPresence, kept in PostgreSQL's `realtime_presence`
+    table (votemap_site/models.py): for RabbitMQ deployments without Redis.
+
+    One row per (worker, key) with this worker's count and its last heartbeat
+    (the database's clock). The total is this worker's local count plus the
+    rows of the other workers that beat within three heartbeats; rows nobody
+    refreshed for STALE_HEARTBEATS heartbeats (a crashed worker's) are deleted
+    by whichever worker beats next. Every heartbeat rewrites this worker's
+    counts, so a database restored from a backup or a lost update is repaired
+    within one heartbeat."""
+
+    STALE_HEARTBEATS = 20
+
+    def __init__(self, conninfo: str, *, heartbeat: float = 5.0) -> None:
+        from .shared import PostgresConnection
+
+        super().__init__()
+        self._db = PostgresConnection(conninfo)
+        self.worker_id = uuid.uuid4().hex
+        self.heartbeat = heartbeat
+        self._task: asyncio.Task[None] | None = None
+        self._keys: set[str] = set()
+
+    async def start(self) -> None:
+        await super().start()
+        self._task = asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self._db.execute("DELETE FROM realtime_presence WHERE worker = %s", [self.worker_id])
+        except Exception:  # shutting down: the database may already be gone
+            log.warning("could not remove this worker's presence from PostgreSQL", exc_info=True)
+        await self._db.close()
+
+    async def _beat(self) -> None:
+        counts = {key: self._counts.get(key, 0) for key in self._keys}
+        live = [key for key, count in counts.items() if count > 0]
+        if live:
+            await self._db.execute(
+                "INSERT INTO realtime_presence (worker, key, count, beat)"
+                " SELECT %s, k, c, now() FROM unnest(%s::text[], %s::int[]) AS t(k, c)"
+                " ON CONFLICT (worker, key) DO UPDATE SET count = EXCLUDED.count, beat = now()",
+                [self.worker_id, live, [counts[key] for key in live]],
+            )
+        # Keys nobody is connected to here any more: no row, and forgotten, so
+        # that the keys kept stay those in use.
+        gone = [key for key, count in counts.items() if count == 0]
+        if gone:
+            await self._db.execute(
+                "DELETE FROM realtime_presence WHERE worker = %s AND key = ANY(%s::text[]) AND count = 0",
+                [self.worker_id, gone])
+            self._keys.difference_update(key for key in gone if self._counts.get(key, 0) == 0)
+        await self._db.execute(
+            "DELETE FROM realtime_presence WHERE beat < now() - make_interval(secs => %s)",
+            [self.STALE_HEARTBEATS * self.heartbeat])
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await self._beat()
+            except Exception:
+                log.warning("presence heartbeat failed", exc_info=True)
+
+    async def _publish(self, key: str) -> None:
+        self._keys.add(key)
+        try:
+            await self._db.execute(
+                "INSERT INTO realtime_presence (worker, key, count, beat) VALUES (%s, %s, %s, now())"
+                " ON CONFLICT (worker, key) DO UPDATE SET count = EXCLUDED.count, beat = now()",
+                [self.worker_id, key, self._counts.get(key, 0)],
+            )
+        except Exception:
+            log.warning("presence update failed for %s", key, exc_info=True)
+
+    async def join(self, key: str) -> None:
+        await super().join(key)
+        await self._publish(key)
+
+    async def leave(self, key: str) -> None:
+        await super().leave(key)
+        await self._publish(key)
+
+    async def total(self, key: str) -> int:
+        try:
+            rows = await self._db.execute(
+                "SELECT coalesce(sum(count), 0) FROM realtime_presence WHERE key = %s AND worker <> %s"
+                " AND count > 0 AND beat > now() - make_interval(secs => %s)",
+                [key, self.worker_id, 3 * self.heartbeat],
+            )
+        except Exception:
+            log.warning("presence total fell back to the local count for %s", key, exc_info=True)
+            return self.local(key)
+        return self.local(key) + int(rows[0][0])

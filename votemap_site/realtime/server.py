@@ -1,7 +1,8 @@
 """The one place that builds the site's python-socketio AsyncServer.
 
 In-memory client manager by default; AsyncRedisManager when REDIS_URL is set,
-so emits reach clients connected to any worker. Namespaces are listed in
+AsyncAioPikaManager (RabbitMQ) when MESSAGE_QUEUE_URL is set, so emits reach
+clients connected to any worker. Namespaces are listed in
 settings.SOCKETIO_NAMESPACES as (path, dotted class) pairs.
 """
 
@@ -13,28 +14,42 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import BaseNamespace
-from .broadcast import FastAsyncManager, FastAsyncRedisManager, choose_path, degraded_reasons
+from .broadcast import (
+    FastAsyncAioPikaManager,
+    FastAsyncManager,
+    FastAsyncRedisManager,
+    choose_path,
+    degraded_reasons,
+)
 from .edge import EdgeAsyncServer, EdgeLimits
 from .origins import origin_allowed
-from .presence import LocalPresence, Presence, RedisPresence
+from .presence import LocalPresence, PostgresPresence, Presence, RedisPresence
+from .shared import postgres_conninfo, shared_state_backend
 
 log = logging.getLogger("votemap_site.realtime")
 
 
 def build_presence() -> Presence:
-    if settings.REDIS_URL:
+    backend = shared_state_backend()
+    if backend == "redis":
         return RedisPresence(
             settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS, prefix=settings.REDIS_KEY_PREFIX
         )
+    if backend == "postgres":
+        return PostgresPresence(postgres_conninfo(), heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS)
     return LocalPresence()
 
 
 def build_client_manager(path: str) -> socketio.AsyncManager:
     """python-socketio's manager for `path` (broadcast.py: direct, loop or stock)."""
     if path == "stock":
+        if settings.MESSAGE_QUEUE_URL:
+            return socketio.AsyncAioPikaManager(settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
         if settings.REDIS_URL:
             return socketio.AsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
         return socketio.AsyncManager()
+    if settings.MESSAGE_QUEUE_URL:
+        return FastAsyncAioPikaManager(settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
     if settings.REDIS_URL:
         return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
     return FastAsyncManager(path=path)
@@ -97,7 +112,7 @@ class RealtimeServer:
         for namespace in self.namespaces:
             await namespace.start()
         log.info("realtime server started (%s); broadcast path: %s (%s)",
-                 "redis" if settings.REDIS_URL else "in-memory", self.broadcast_path, self.broadcast_reason)
+                 settings.MESSAGE_QUEUE or "in-memory", self.broadcast_path, self.broadcast_reason)
 
     async def shutdown(self) -> None:
         for namespace in reversed(self.namespaces):
