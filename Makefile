@@ -8,18 +8,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run run-workers test test-frontend setup build lock messages bench-map bench-chat bench-game clean
+.PHONY: run run-workers cluster test test-frontend setup build lock messages bench-map bench-chat bench-game clean
 
 # uvicorn with the site's flags (votemap_site/serve.py says which and why).
 run: setup
 	$(PY) -m votemap_site.serve --host $(HOST) --port $(PORT)
 
-# Several worker processes: needs DATABASE_URL (PostgreSQL) and REDIS_URL set
-# (environment or .env); browsers use WebSocket only. See docs/deployment.md.
-WORKERS ?= 4
+# Several worker processes: needs DATABASE_URL (PostgreSQL) and REDIS_URL or
+# MESSAGE_QUEUE_URL set (environment or .env); browsers use WebSocket only.
+# See docs/deployment.md.
 run-workers: setup
-	@test -n "$$REDIS_URL$$(grep -E '^REDIS_URL=.+' .env)" || { echo "set REDIS_URL (and DATABASE_URL) for several workers"; exit 1; }
-	SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	@test -n "$$REDIS_URL$$MESSAGE_QUEUE_URL$$(grep -E '^(REDIS|MESSAGE_QUEUE)_URL=.+' .env)" || { echo "set REDIS_URL or MESSAGE_QUEUE_URL (and DATABASE_URL) for several workers"; exit 1; }
+	SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(or $(WORKERS),4)
+
+# WORKERS processes (default 2) on ports PORT+1... behind nginx on HOST:PORT,
+# with the site file deploy/nginx/votemap.conf; same settings as run-workers,
+# plus nginx (apt-get install nginx). Ctrl-C stops everything it started.
+cluster: $(VENV)/.installed .env
+	@$(PY) scripts/cluster.py check
+	@$(MAKE) --no-print-directory setup
+	$(PY) scripts/cluster.py run --workers $(or $(WORKERS),2) --host $(HOST) --port $(PORT)
 
 # The whole suite (docs/testing.md); it includes the front end's node --test
 # files, which `make test-frontend` runs alone.

@@ -1,0 +1,275 @@
+"""`make cluster`: several site workers behind nginx, as one site, in the foreground.
+
+    python scripts/cluster.py check
+    python scripts/cluster.py run --workers 2 --host 127.0.0.1 --port 8000
+    python scripts/cluster.py render --listen 80 --upstream 127.0.0.1:8001 --upstream 127.0.0.1:8002
+
+`run` starts WORKERS `python -m votemap_site.serve` processes on PORT+1 ...
+PORT+WORKERS (127.0.0.1, WebSocket only) and Debian's nginx on HOST:PORT with
+the site file deploy/nginx/votemap.conf, rendered with those ports into a
+temporary folder that also holds nginx's pid file and temporary files (nothing
+under /etc is read or written besides mime.types). It stays in the foreground
+and on Ctrl-C or SIGTERM stops every process it started (SIGTERM, then SIGKILL
+to whatever is left after STOP_SECONDS); when one of them exits on its own it
+stops the others too and exits non-zero.
+
+`render` prints the site file for other ports and names (production: put it
+in /etc/nginx/sites-enabled/; docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "nginx" / "votemap.conf"
+# uvicorn's graceful shutdown is 5 s (votemap_site/serve.py); past this, SIGKILL.
+STOP_SECONDS = 10.0
+# Several workers behind a balancer that is not sticky: WebSocket only (a
+# long-polling session must reach the worker that created it).
+WORKER_SETTINGS = {"SOCKETIO_TRANSPORTS": "websocket"}
+
+
+# ----- the site file --------------------------------------------------------
+def render_site(*, listen: str, upstreams: list[str], static_root: str | Path, server_name: str = "_",
+                template: Path = TEMPLATE) -> str:
+    """deploy/nginx/votemap.conf with its @NAME@ fields filled in."""
+    if not upstreams:
+        raise ValueError("at least one upstream (host:port) is needed")
+    for value in (listen, server_name, str(static_root), *upstreams):
+        if re.search(r"[;{}\n]", value):
+            raise ValueError(f"{value!r} would break the nginx syntax")
+    fields = {
+        "LISTEN": listen,
+        "SERVER_NAME": server_name,
+        "UPSTREAMS": "\n".join(f"    server {upstream};" for upstream in upstreams),
+        "STATIC_ROOT": str(static_root).rstrip("/"),
+    }
+    text = template.read_text()
+    for name, value in fields.items():
+        text = text.replace(f"@{name}@", value)
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise ValueError(f"the template has fields nothing fills in: {sorted(set(left))}")
+    return text
+
+
+def main_config(prefix: Path, site: Path) -> str:
+    """A whole nginx.conf that includes the site file and keeps every file it
+    writes under `prefix` (so nginx runs without touching /etc or /var)."""
+    temp = {name: prefix / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    return "\n".join([
+        "# Written by scripts/cluster.py; the site itself is in " + site.name + ".",
+        f"pid {prefix / 'nginx.pid'};",
+        "error_log stderr warn;",
+        "worker_processes auto;",
+        # Two descriptors per proxied connection; the default soft limit (1024) is too low.
+        "worker_rlimit_nofile 16384;",
+        "events { worker_connections 4096; }",
+        "http {",
+        "    include /etc/nginx/mime.types;",
+        "    default_type application/octet-stream;",
+        "    access_log off;",
+        "    sendfile on;",
+        "    server_tokens off;",
+        f"    client_body_temp_path {temp['client_body']};",
+        f"    proxy_temp_path {temp['proxy']};",
+        f"    fastcgi_temp_path {temp['fastcgi']};",
+        f"    uwsgi_temp_path {temp['uwsgi']};",
+        f"    scgi_temp_path {temp['scgi']};",
+        f"    include {site};",
+        "}",
+        "",
+    ])
+
+
+def write_nginx_files(prefix: Path, site_text: str) -> Path:
+    """Write the site file and the main config into `prefix`; the main config's path."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    # nginx's worker processes run as another user when started by root.
+    prefix.chmod(0o755)
+    site = prefix / "votemap.conf"
+    site.write_text(site_text)
+    conf = prefix / "nginx.conf"
+    conf.write_text(main_config(prefix, site))
+    return conf
+
+
+def nginx_binary() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+def nginx_command(conf: Path, *extra: str) -> list[str]:
+    binary = nginx_binary()
+    if binary is None:
+        raise FileNotFoundError("nginx is not installed (Debian: apt-get install -y nginx)")
+    return [binary, "-e", "stderr", "-p", str(conf.parent), "-c", str(conf), *extra]
+
+
+def nginx_test(conf: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on the files written by write_nginx_files."""
+    return subprocess.run(nginx_command(conf, "-t"), capture_output=True, text=True, timeout=30)
+
+
+# ----- settings -----------------------------------------------------------
+def check_settings() -> str | None:
+    """None when the settings (environment, then .env) describe several processes
+    that can work as one site; else what is missing."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "votemap_site.settings")
+    try:
+        from django.conf import settings
+
+        engine = settings.DATABASES["default"]["ENGINE"]
+        queue = settings.MESSAGE_QUEUE
+    except Exception as exc:  # ImproperlyConfigured and friends: say it plainly
+        return f"the settings are not usable: {exc}"
+    missing = []
+    if engine != "django.db.backends.postgresql":
+        missing.append("DATABASE_URL=postgres://... (several processes cannot share SQLite)")
+    if not queue:
+        missing.append("REDIS_URL=redis://... or MESSAGE_QUEUE_URL=amqp://... (the fan-out between processes)")
+    if nginx_binary() is None:
+        missing.append("nginx (Debian: apt-get install -y nginx)")
+    if missing:
+        return "make cluster needs, in the environment or .env:\n  " + "\n  ".join(missing)
+    return None
+
+
+# ----- the supervisor -------------------------------------------------------
+def _die_with_parent() -> None:
+    """In each child: SIGTERM when the supervisor dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    # A session of its own: a Ctrl-C in the terminal reaches the supervisor
+    # only, which stops the children in order, once.
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def stop_all(children: list[subprocess.Popen]) -> None:
+    """SIGTERM to every child still running, then SIGKILL to the process groups
+    of those left after STOP_SECONDS (nginx's worker processes included)."""
+    for child in children:
+        if child.poll() is None:
+            try:
+                child.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + STOP_SECONDS
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for child in children:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # its group: whatever it left behind too
+        except (ProcessLookupError, PermissionError):
+            pass
+        if child.poll() is None:
+            child.wait(5)
+
+
+def run(*, workers: int, host: str, port: int) -> int:
+    problem = check_settings()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from django.conf import settings
+
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    ports = [port + index for index in range(1, workers + 1)]
+    env = {**os.environ, **WORKER_SETTINGS}
+    prefix = Path(tempfile.mkdtemp(prefix="votemap-nginx-"))
+    children: list[subprocess.Popen] = []
+    status = 0
+    try:
+        conf = write_nginx_files(prefix, render_site(
+            listen=f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
+            upstreams=[f"127.0.0.1:{worker_port}" for worker_port in ports],
+            static_root=settings.STATIC_ROOT,
+        ))
+        checked = nginx_test(conf)
+        if checked.returncode != 0:
+            print(f"nginx refuses the site file:\n{checked.stderr}", file=sys.stderr)
+            return 1
+        for worker_port in ports:
+            children.append(_start([sys.executable, "-m", "votemap_site.serve", "--host", "127.0.0.1",
+                                    "--port", str(worker_port)], env))
+        children.append(_start(nginx_command(conf, "-g", "daemon off;"), env))
+        print(f"votemap_site on http://{host}:{port}/ (nginx) -> {workers} workers on 127.0.0.1:"
+              f"{ports[0]}-{ports[-1]}, WebSocket only; Ctrl-C stops everything", flush=True)
+        while not stopping:
+            exited = [child for child in children if child.poll() is not None]
+            if exited:
+                for child in exited:
+                    print(f"{' '.join(child.args[:4])}... exited with {child.returncode}; stopping the others",
+                          file=sys.stderr, flush=True)
+                status = 1
+                break
+            time.sleep(0.2)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        stop_all(children)
+        shutil.rmtree(prefix, ignore_errors=True)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/cluster.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("check", help="say what is missing for several processes")
+    start = commands.add_parser("run", help="workers behind nginx, in the foreground")
+    start.add_argument("--workers", type=int, default=2)
+    start.add_argument("--host", default="127.0.0.1", help="nginx's address (the workers use 127.0.0.1)")
+    start.add_argument("--port", type=int, default=8000, help="nginx's port; workers on the ports after it")
+    render = commands.add_parser("render", help="print the site file")
+    render.add_argument("--listen", default="80")
+    render.add_argument("--server-name", default="_")
+    render.add_argument("--upstream", action="append", required=True, help="host:port of a worker (repeat)")
+    render.add_argument("--static-root", default=str(ROOT / "staticfiles"))
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        problem = check_settings()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "run":
+        if args.workers < 1:
+            parser.error("--workers must be 1 or more")
+        return run(workers=args.workers, host=args.host, port=args.port)
+    print(render_site(listen=args.listen, upstreams=args.upstream, static_root=args.static_root,
+                      server_name=args.server_name), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
