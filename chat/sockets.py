@@ -139,7 +139,7 @@ class ChatNamespace(BaseNamespace):
         self.max_tokens = int(settings.CHAT_TRENDING_MAX_TOKENS)
         self.max_rooms = int(settings.CHAT_MAX_ROOMS_PER_CONNECTION)
         # With several workers every worker reads the others' messages (see above).
-        self.sync_from_db = bool(settings.MESSAGE_QUEUE)
+        self.sync_from_db = bool(settings.REDIS_URL or settings.MESSAGE_QUEUE_URL)
         self._rooms: dict[str, dict[str, Any]] = {}  # slug -> selectors.room_as_dict
         self._windows: dict[str, TrendingWindow] = {}
         self._counted: dict[int, float] = {}  # message id -> its time, recent ones only

@@ -133,7 +133,7 @@ def check_settings() -> str | None:
         from django.conf import settings
 
         engine = settings.DATABASES["default"]["ENGINE"]
-        queue = settings.MESSAGE_QUEUE
+        queue = settings.MESSAGE_QUEUE_URL or settings.REDIS_URL
     except Exception as exc:  # ImproperlyConfigured and friends: say it plainly
         return f"the settings are not usable: {exc}"
     missing = []

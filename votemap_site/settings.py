@@ -234,8 +234,6 @@ if MESSAGE_QUEUE_URL and not MESSAGE_QUEUE_URL.startswith(("amqp://", "amqps://"
 if MESSAGE_QUEUE_URL and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     raise ImproperlyConfigured("MESSAGE_QUEUE_URL is for several processes, which need PostgreSQL "
                                "(DATABASE_URL=postgres://...), not SQLite")
-# Which queue carries the fan-out between processes: "amqp", "redis" or "" (one process).
-MESSAGE_QUEUE = "amqp" if MESSAGE_QUEUE_URL else ("redis" if REDIS_URL else "")
 # Channel of the Socket.IO fan-out (the Redis pub/sub channel, or the RabbitMQ
 # exchange): sites sharing one Redis or RabbitMQ need their own.
 SOCKETIO_REDIS_CHANNEL = env.str("SOCKETIO_REDIS_CHANNEL", default="votemap-socketio")

@@ -65,6 +65,20 @@ def test_healthz_503_when_the_database_is_down(client: Client, monkeypatch) -> N
     assert response.json()["checks"]["database"].startswith("failed")
 
 
+def test_healthz_503_when_rabbitmq_is_down(client: Client, settings) -> None:
+    settings.MESSAGE_QUEUE_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["message_queue"].startswith("failed")
+
+
+def test_healthz_checks_rabbitmq_when_configured(client: Client, settings, rabbitmq_url) -> None:
+    settings.MESSAGE_QUEUE_URL = rabbitmq_url
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["message_queue"] == "ok"
+
+
 def test_healthz_checks_redis_when_configured(client: Client, settings, redis_url) -> None:
     settings.REDIS_URL = redis_url
     response = client.get("/healthz")

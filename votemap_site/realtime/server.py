@@ -112,7 +112,8 @@ class RealtimeServer:
         for namespace in self.namespaces:
             await namespace.start()
         log.info("realtime server started (%s); broadcast path: %s (%s)",
-                 settings.MESSAGE_QUEUE or "in-memory", self.broadcast_path, self.broadcast_reason)
+                 "rabbitmq" if settings.MESSAGE_QUEUE_URL else "redis" if settings.REDIS_URL else "in-memory",
+                 self.broadcast_path, self.broadcast_reason)
 
     async def shutdown(self) -> None:
         for namespace in reversed(self.namespaces):
