@@ -14,6 +14,7 @@ import socketio
 from tests.conftest import _ThreadedUvicorn, free_port, receive_event
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.broadcast import (
+    FastAsyncAioPikaManager,
     FastAsyncManager,
     FastAsyncRedisManager,
     FastAsyncServer,
@@ -199,12 +200,17 @@ async def test_emit_with_callback_still_works(probe_site):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_redis_fan_out_reaches_clients_of_another_worker(probe_namespace, settings, redis_url):
-    """Two servers sharing Redis: an emit on one reaches clients of both (and
-    `ignore_queue` stays on the emitting worker)."""
+@pytest.mark.parametrize("queue", ["redis", "rabbitmq"])
+async def test_fan_out_reaches_clients_of_another_worker(probe_namespace, settings, redis_url, queue, request):
+    """Two servers sharing Redis, or RabbitMQ: an emit on one reaches clients of
+    both (and `ignore_queue` stays on the emitting worker)."""
     from votemap_site.asgi import build_application
 
-    settings.REDIS_URL = redis_url
+    settings.REDIS_URL = redis_url  # with RabbitMQ too: the counts stay in Redis (SQLite here)
+    manager_class = FastAsyncRedisManager
+    if queue == "rabbitmq":
+        settings.MESSAGE_QUEUE_URL = request.getfixturevalue("rabbitmq_url")
+        manager_class = FastAsyncAioPikaManager
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
     runners, sites = [], []
     clients: list[socketio.AsyncSimpleClient] = []
@@ -227,7 +233,7 @@ async def test_redis_fan_out_reaches_clients_of_another_worker(probe_namespace, 
         b_ws = await connect(sites[1][1], ["websocket"])
         b_poll = await connect(sites[1][1], ["polling"])
         for app, _ in sites:
-            assert isinstance(app.engineio_server.manager, FastAsyncRedisManager)
+            assert isinstance(app.engineio_server.manager, manager_class)
         # The pub/sub listener subscribes in the background; retry until it is up.
         for attempt in range(50):
             assert (await a_ws.call("shout", {"text": f"across {attempt}"}))["ok"]
@@ -237,7 +243,7 @@ async def test_redis_fan_out_reaches_clients_of_another_worker(probe_namespace, 
                 continue
             break
         else:
-            pytest.fail("no cross-worker delivery through Redis")
+            pytest.fail(f"no cross-worker delivery through {queue}")
         text = got["text"]
         assert await receive_event(b_poll, "heard", timeout=5) == {"text": text}
         assert await receive_event(a_ws, "heard", timeout=5) == {"text": text}
