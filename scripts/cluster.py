@@ -140,7 +140,8 @@ def check_settings() -> str | None:
     if engine != "django.db.backends.postgresql":
         missing.append("DATABASE_URL=postgres://... (several processes cannot share SQLite)")
     if not queue:
-        missing.append("REDIS_URL=redis://... or MESSAGE_QUEUE_URL=amqp://... (the fan-out between processes)")
+        missing.append("REDIS_URL=redis://... or MESSAGE_QUEUE_URL=amqp://... "
+                       "(the fan-out between processes)")
     if nginx_binary() is None:
         missing.append("nginx (Debian: apt-get install -y nginx)")
     if missing:
@@ -230,7 +231,8 @@ def run(*, workers: int, host: str, port: int) -> int:
             exited = [child for child in children if child.poll() is not None]
             if exited:
                 for child in exited:
-                    print(f"{' '.join(child.args[:4])}... exited with {child.returncode}; stopping the others",
+                    command = " ".join(child.args[:4])
+                    print(f"{command}... exited with {child.returncode}; stopping the others",
                           file=sys.stderr, flush=True)
                 status = 1
                 break

@@ -20,7 +20,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {
         "database": "ok" if database is None else f"failed: {database}",
         "message_queue": (
-            "not configured" if not (settings.MESSAGE_QUEUE_URL or settings.REDIS_URL) else ("ok" if queue is None else f"failed: {queue}")
+            "not configured" if not (settings.MESSAGE_QUEUE_URL or settings.REDIS_URL)
+            else ("ok" if queue is None else f"failed: {queue}")
         ),
     }
     healthy = database is None and queue is None

@@ -65,8 +65,8 @@ from socketio import packet as sio_packet
 log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
-    "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager", "FastAsyncRedisManager",
-    "FastAsyncServer", "WireJson", "choose_path", "websocket_text_frame",
+    "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager",
+    "FastAsyncRedisManager", "FastAsyncServer", "WireJson", "choose_path", "websocket_text_frame",
 ]
 
 BROADCAST_PATHS = ("direct", "loop", "stock")

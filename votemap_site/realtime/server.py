@@ -44,12 +44,14 @@ def build_client_manager(path: str) -> socketio.AsyncManager:
     """python-socketio's manager for `path` (broadcast.py: direct, loop or stock)."""
     if path == "stock":
         if settings.MESSAGE_QUEUE_URL:
-            return socketio.AsyncAioPikaManager(settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
+            return socketio.AsyncAioPikaManager(
+                settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
         if settings.REDIS_URL:
             return socketio.AsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
         return socketio.AsyncManager()
     if settings.MESSAGE_QUEUE_URL:
-        return FastAsyncAioPikaManager(settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
+        return FastAsyncAioPikaManager(
+            settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
     if settings.REDIS_URL:
         return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
     return FastAsyncManager(path=path)
