@@ -43,12 +43,14 @@ test("layout: the extent includes the inset border; tiny provinces become round 
   const features = [
     poly("28", 100, 50, 200),
     poly("51", 400, 300, 4), // Ceuta-sized: a marker
+    { type: "Feature", id: "07", geometry: { type: "Polygon", coordinates: [[[500, 100], [504, 100], [504, 300], [500, 300], [500, 100]]] } }, // thin but long: drawn as it is
     { ...poly("99", 0, 0, 1), empty: true }, // nothing to draw: left out
   ];
-  const { viewBox, items } = layout.mapLayout(features, fakePath, "M10,20L30,600");
+  const { viewBox, items } = layout.mapLayout(features, fakePath, "M10,-30L30,600");
   // The extent is that of every feature and of the border, plus the padding.
-  assert.equal(viewBox, `0 -10.0 ${layout.WIDTH} 620.0`);
-  assert.deepEqual(items.map((i) => i.code), ["28", "51"]);
+  assert.equal(viewBox, `0 -40.0 ${layout.WIDTH} 650.0`);
+  assert.deepEqual(items.map((i) => i.code), ["28", "51", "07"]);
+  assert.ok(items[2].d.startsWith("M500,100L504,100"));
   assert.ok(items[0].d.startsWith("M100,50"));
   assert.equal(items[1].d, layout.markerPath(402, 302));
   assert.match(items[1].d, /^M393\.0,302\.0a9,9 0 1,0 18,0a9,9 0 1,0 -18,0Z$/);
@@ -70,6 +72,9 @@ test("layout: roving focus moves in name order, wraps, and leaves other keys alo
   const names = { a: "Ávila", b: "Zamora", c: "Álava", d: "Badajoz" };
   const order = layout.provinceOrder(Object.keys(names), (c) => names[c]);
   assert.deepEqual(order, ["c", "a", "d", "b"]);
+  // Spanish order: ñ comes after n.
+  const es = { n: "Ñora", u: "Nules", o: "Oviedo" };
+  assert.deepEqual(layout.provinceOrder(["n", "u", "o"], (c) => es[c]), ["u", "n", "o"]);
   assert.equal(layout.rovingTarget(order, "a", "ArrowRight"), "d");
   assert.equal(layout.rovingTarget(order, "b", "ArrowRight"), "c");
   assert.equal(layout.rovingTarget(order, "c", "ArrowLeft"), "b");
@@ -181,6 +186,7 @@ test("picker: vote feedback texts, tones and the tally", () => {
   assert.deepEqual(limited, { text: "Too many votes: try again in 0.4 s.", tone: "warn", result: "rate_limited" });
   assert.equal(picker.describeError({ code: "rate_limited" }), "Too many votes: slow down a little.");
   assert.match(picker.voteOutcome("up", "Madrid", { ok: false, gaveUp: true, error: { code: "internal" } }).text, /could not be saved after several tries/);
+  assert.equal(picker.voteOutcome("up", "M", { ok: false, error: { code: "internal" } }).text, "Something went wrong on the server.");
   assert.deepEqual(picker.voteOutcome("up", "M", { ok: false }), { text: "Something went wrong on the server.", tone: "bad", result: "error" });
   assert.equal(picker.pendingFeedback("retry", "M", "internal").text, "Saving your vote for M… retrying.");
   assert.equal(picker.pendingFeedback("retry", "M", "timeout").text, "No answer yet, sending the vote for M again…");

@@ -56,7 +56,7 @@ export function optionVotes(state, code) {
   const active = isActive(state, code);
   return {
     text: state.ready && active ? String(state.counts.get(code)) : "",
-    inactive: state.ready && !active,
+    inactive: !active, // before the snapshot every province counts as active
   };
 }
 
