@@ -4,9 +4,9 @@
 import { connectNamespace, request, uuid4 } from "../lib/socket.js";
 import { ngettext } from "../lib/i18n.js";
 import { ChatState, MAX_CATCH_UP_PAGES } from "./state.js";
-import { buildMessageItem, feedbackText, nicknameErrorText, renderBody, renderCloud } from "./view.js";
-
-const NEAR_BOTTOM_PX = 48;
+import { feedbackText, nicknameErrorText, renderCloud } from "./view.js";
+import { createMessageList } from "./messages_view.js";
+import { createAutoChat } from "./auto.js";
 
 export function startRoom(root, config) {
   const $ = (id) => document.getElementById(id);
@@ -22,48 +22,13 @@ export function startRoom(root, config) {
   };
   const slug = config.room;
   const chat = new ChatState(slug, { maxLength: config.maxLength || 500, open: !ui.closedNote || ui.closedNote.hidden });
-  const items = new Map(); // id -> {li, body}
-  let autoTimer = null;
-  let autoIndex = Math.floor(Math.random() * 1000);
+  const messages = createMessageList({ log: ui.log, list: ui.list, empty: ui.empty, jump: ui.jump, chat });
+  const addMessages = messages.add;
+  const auto = createAutoChat({ switchEl: ui.autoSwitch, chat, post: postText, baseMs: config.autoChatMs || 4000 });
 
   const socket = connectNamespace(config.namespace || "/chat");
 
   // ----- messages -------------------------------------------------------
-  const nearBottom = () => ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < NEAR_BOTTOM_PX;
-
-  function addMessages(batch, { stick } = {}) {
-    const wasAtBottom = nearBottom();
-    const heightBefore = ui.log.scrollHeight;
-    const topBefore = ui.log.scrollTop;
-    const { added, prepended } = chat.addMessages(batch);
-    if (added.length === 0) return 0;
-    for (const { message, beforeId } of added) {
-      const item = buildMessageItem(message);
-      renderBody(item.body, message.text, chat.trending);
-      items.set(message.id, item);
-      ui.list.insertBefore(item.li, beforeId === null ? null : items.get(beforeId).li);
-    }
-    ui.empty.hidden = chat.size > 0;
-    if (stick === "top" || (prepended === added.length && !wasAtBottom)) {
-      // Older messages went above: keep what the reader was looking at in place.
-      ui.log.scrollTop = topBefore + (ui.log.scrollHeight - heightBefore);
-    } else if (wasAtBottom || stick === "bottom") {
-      ui.log.scrollTop = ui.log.scrollHeight;
-      ui.jump.hidden = true;
-    } else {
-      ui.jump.hidden = false;
-    }
-    return added.length;
-  }
-
-  function removeItems(ids) {
-    for (const id of ids) {
-      items.get(id)?.li.remove();
-      items.delete(id);
-    }
-    ui.empty.hidden = chat.size > 0;
-  }
-
   function showPaging() {
     ui.older.hidden = !chat.hasOlder;
   }
@@ -98,7 +63,7 @@ export function startRoom(root, config) {
     const cloud = chat.applyTrending(event);
     if (!cloud) return;
     renderCloud(ui.cloud, cloud);
-    for (const [id, item] of items) renderBody(item.body, chat.messages.get(id).text, chat.trending);
+    messages.rehighlight();
   }
 
   function showMembers() {
@@ -110,7 +75,7 @@ export function startRoom(root, config) {
     ui.closedNote.hidden = chat.open;
     ui.input.disabled = !chat.open;
     updateCounter();
-    if (!chat.open) stopAuto();
+    if (!chat.open) auto.stop();
   }
 
   function setOpen(value) {
@@ -174,13 +139,6 @@ export function startRoom(root, config) {
   });
   ui.input.addEventListener("input", updateCounter);
   ui.older.addEventListener("click", loadOlder);
-  ui.jump.addEventListener("click", () => {
-    ui.log.scrollTop = ui.log.scrollHeight;
-    ui.jump.hidden = true;
-  });
-  ui.log.addEventListener("scroll", () => {
-    if (nearBottom()) ui.jump.hidden = true;
-  });
 
   // ----- nickname ---------------------------------------------------------
   ui.nickEdit.addEventListener("click", () => {
@@ -202,31 +160,6 @@ export function startRoom(root, config) {
     } else {
       ui.feedback.textContent = nicknameErrorText(ack.error);
     }
-  });
-
-  // ----- the demo's auto chat --------------------------------------------
-  function stopAuto() {
-    if (autoTimer) clearTimeout(autoTimer);
-    autoTimer = null;
-    ui.autoSwitch.checked = false;
-  }
-
-  function scheduleAuto() {
-    const base = config.autoChatMs || 4000;
-    autoTimer = setTimeout(async () => {
-      if (!ui.autoSwitch.checked) return;
-      if (chat.joined && chat.open && chat.sentences.length > 0) {
-        const text = chat.sentences[autoIndex % chat.sentences.length];
-        autoIndex += 1;
-        await postText(text, uuid4());
-      }
-      if (ui.autoSwitch.checked) scheduleAuto();
-    }, base * (0.75 + Math.random() * 0.5));
-  }
-
-  ui.autoSwitch.addEventListener("change", () => {
-    if (ui.autoSwitch.checked && chat.open) scheduleAuto();
-    else stopAuto();
   });
 
   // ----- socket -------------------------------------------------------------
@@ -254,11 +187,7 @@ export function startRoom(root, config) {
     }
     showFeedback(null);
     updateCounter();
-    if (config.autoChat && !ui.autoSwitch.dataset.started) {
-      ui.autoSwitch.dataset.started = "1";
-      ui.autoSwitch.checked = true;
-      scheduleAuto();
-    }
+    if (config.autoChat) auto.startOnce();
   }
 
   socket.on("connect", join);
@@ -271,11 +200,11 @@ export function startRoom(root, config) {
   socket.on("members", (event) => {
     if (chat.applyMembers(event)) showMembers();
   });
-  socket.on("message_deleted", (event) => removeItems(chat.applyDeleted(event)));
+  socket.on("message_deleted", (event) => messages.remove(chat.applyDeleted(event)));
   socket.on("history_cleared", (event) => {
     const removed = chat.applyCleared(event);
     if (removed === null) return;
-    removeItems(removed);
+    messages.remove(removed);
     showPaging();
   });
   socket.on("room", (event) => {
