@@ -7,8 +7,9 @@ import { geoPath } from "d3-geo";
 import { geoConicConformalSpain } from "d3-composite-projections";
 import {
   FLASH_CLASSES, PAD, POP_CLASS, WIDTH, defaultLabelPx, endedClass, flashClass, labelFontSize, mapLayout,
-  provinceOrder, rovingTarget, tooltipPosition,
+  provinceOrder, rovingTarget,
 } from "./layout.js";
+import { createTooltip } from "./tooltip.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -38,14 +39,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
   bordersGroup.append(svgEl("path", { d: border, class: "vm-inset-border" }));
   svg.append(provincesGroup, bordersGroup, outlineGroup, labelsGroup);
 
-  const tooltip = document.createElement("div");
-  tooltip.className = "vm-tooltip";
-  tooltip.hidden = true;
-  tooltip.setAttribute("role", "tooltip");
-  tooltip.id = `${container.id || "vm-map"}-tooltip`;
-  const tipName = document.createElement("strong");
-  const tipVotes = document.createElement("span");
-  tooltip.append(tipName, tipVotes);
+  const tooltip = createTooltip(container, describe);
 
   const items = new Map(); // code -> {path, label, d}
   for (const { code, d, label: [x, y] } of layout.items) {
@@ -54,7 +48,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
       el.setAttribute("tabindex", "-1"); // one tab stop for the map: see roving focus below
       el.setAttribute("role", "button");
       el.setAttribute("aria-pressed", "false");
-      el.setAttribute("aria-describedby", tooltip.id);
+      el.setAttribute("aria-describedby", tooltip.el.id);
     } else {
       el.setAttribute("role", "img");
     }
@@ -67,7 +61,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
   const selection = svgEl("path", { class: "vm-selection", d: "" });
   outlineGroup.append(selection);
 
-  container.replaceChildren(svg, tooltip);
+  container.replaceChildren(svg, tooltip.el);
 
   // Labels keep the same size on screen on a phone and on a projector.
   const resize = () => {
@@ -79,38 +73,17 @@ export function createMap(container, { features, interactive = true, onSelect = 
   else window.addEventListener("resize", resize);
 
   // Tooltip -------------------------------------------------------------
-  let tipCode = null;
-  function fillTooltip(code) {
-    const { name, text } = describe(code);
-    tipName.textContent = name;
-    tipVotes.textContent = text;
-  }
-  function showTooltipAt(code, clientX, clientY) {
-    tipCode = code;
-    fillTooltip(code);
-    tooltip.hidden = false;
-    const { left, top } = tooltipPosition({
-      clientX, clientY, box: container.getBoundingClientRect(), w: tooltip.offsetWidth, h: tooltip.offsetHeight,
-    });
-    tooltip.style.left = `${left}px`;
-    tooltip.style.top = `${top}px`;
-  }
   function showTooltipFor(code) {
     const item = items.get(code);
-    if (!item) return;
-    const r = item.path.getBoundingClientRect();
-    showTooltipAt(code, r.left + r.width / 2, r.top + r.height / 2);
+    if (item) tooltip.showBy(code, item.path);
   }
-  function hideTooltip() {
-    tipCode = null;
-    tooltip.hidden = true;
-  }
+  const hideTooltip = tooltip.hide;
 
   const codeOf = (target) => (target instanceof Element ? target.closest(".vm-province")?.dataset.code : undefined);
   svg.addEventListener("pointermove", (e) => {
     const code = codeOf(e.target);
-    if (code) showTooltipAt(code, e.clientX, e.clientY);
-    else if (tipCode && document.activeElement?.dataset?.code !== tipCode) hideTooltip();
+    if (code) tooltip.showAt(code, e.clientX, e.clientY);
+    else if (tooltip.code && document.activeElement?.dataset?.code !== tooltip.code) hideTooltip();
   });
   svg.addEventListener("pointerleave", () => {
     const focused = codeOf(document.activeElement);
@@ -171,7 +144,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
     else item.path.removeAttribute("aria-disabled");
     item.path.setAttribute("aria-label", ariaLabel);
     item.label.textContent = labelText;
-    if (tipCode === code) fillTooltip(code);
+    tooltip.refresh(code);
   }
 
   // Restart the flash of every changed province: drop the classes, force one
