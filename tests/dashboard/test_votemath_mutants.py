@@ -82,3 +82,12 @@ def test_directions_table():
         votemath.step_of("sideways")
     with pytest.raises(ValueError):
         votemath.step_of("UP")
+
+
+def test_an_effect_is_a_value():
+    import dataclasses
+
+    effect = BatchEffect(net=1, floor=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        effect.net = 2  # shared between batches and threads: never changed in place
+    assert hash(effect) == hash(BatchEffect(net=1, floor=1))
