@@ -104,7 +104,9 @@ def test_behind_a_tls_proxy_the_forwarded_proto_decides(site):
     assert origin_allowed(f"https://{HOST}", environ(forwarded_proto="https, http")) is True
     assert origin_allowed(f"https://{HOST}", environ(forwarded_proto="http")) is False
     assert origin_allowed(f"http://{HOST}", environ(forwarded_proto="http")) is True
-    assert request_scheme(environ(forwarded_proto="ftp")) == "http"
+    # Only the exact secure value means https (not a value that merely sorts after it).
+    for other in ["ftp", "wss", "httpz", "HTTPS", ""]:
+        assert request_scheme(environ(forwarded_proto=other)) == "http", other
     # No header: the connection's own scheme.
     assert origin_allowed(f"http://{HOST}", environ()) is True
     assert origin_allowed(f"https://{HOST}", environ()) is False
