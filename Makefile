@@ -8,24 +8,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run run-workers test setup build lock messages mutate bench-map bench-chat bench-game clean
+.PHONY: run run-workers test test-frontend setup build lock messages mutate bench-map bench-chat bench-game clean
 
+# uvicorn with the site's flags (votemap_site/serve.py says which and why).
 run: setup
-	$(VENV)/bin/uvicorn votemap_site.asgi:application --host $(HOST) --port $(PORT) \
-	  --lifespan on --ws websockets-sansio --ws-per-message-deflate false \
-	  --timeout-graceful-shutdown 5 --no-access-log
+	$(PY) -m votemap_site.serve --host $(HOST) --port $(PORT)
 
 # Several worker processes: needs DATABASE_URL (PostgreSQL) and REDIS_URL set
 # (environment or .env); browsers use WebSocket only. See docs/deployment.md.
 WORKERS ?= 4
 run-workers: setup
 	@test -n "$$REDIS_URL$$(grep -E '^REDIS_URL=.+' .env)" || { echo "set REDIS_URL (and DATABASE_URL) for several workers"; exit 1; }
-	SOCKETIO_TRANSPORTS=websocket $(VENV)/bin/uvicorn votemap_site.asgi:application --host $(HOST) --port $(PORT) \
-	  --workers $(WORKERS) --lifespan on --ws websockets-sansio --ws-per-message-deflate false \
-	  --timeout-graceful-shutdown 5 --no-access-log
+	SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+# The whole suite (docs/testing.md); it includes the front end's node --test
+# files, which `make test-frontend` runs alone.
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-frontend: node_modules/.installed
+	npm test
 
 setup: $(VENV)/.installed node_modules/.installed .env build
 	$(PY) manage.py migrate --noinput

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .models import Message, Room
+from .models import Message, Room, StaffNickname
 
 
 def _members(slug: str) -> int | None:
@@ -70,12 +70,12 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "room", "author", "text")
+    list_display = ("created_at", "room", "author", "staff", "text")
     list_filter = ("room",)
     search_fields = ("text", "author")
     date_hierarchy = "created_at"
     list_select_related = ("room",)
-    readonly_fields = ("room", "author", "color", "sender_key", "text", "client_id", "created_at")
+    readonly_fields = ("room", "author", "color", "sender_key", "staff", "text", "client_id", "created_at")
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -85,3 +85,15 @@ class MessageAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset) -> None:
         services.message_delete(message_ids=list(queryset.values_list("id", flat=True)))
+
+
+@admin.register(StaffNickname)
+class StaffNicknameAdmin(admin.ModelAdmin):
+    """The nickname each staff user is using: reserved, no one else may take it."""
+
+    list_display = ("nickname", "user", "updated_at")
+    search_fields = ("nickname", "user__username")
+    readonly_fields = ("user", "nickname", "folded", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,5 +1,6 @@
 """Chat rooms, their messages, and moderation events the live server relays."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,8 @@ class Message(models.Model):
     color = models.CharField(_("colour"), max_length=7)
     # HMAC of the sender's session key (or connection), never the key itself.
     sender_key = models.CharField(_("sender"), max_length=32, db_index=True)
+    # Posted by a staff user (shown as such; staff nicknames are reserved).
+    staff = models.BooleanField(_("staff"), default=False)
     text = models.TextField(_("text"), max_length=500)
     client_id = models.UUIDField(_("client id"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), db_index=True)
@@ -73,3 +76,20 @@ class ModerationEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class StaffNickname(models.Model):
+    """The nickname a staff user is using, reserved: no one else may take it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    nickname = models.CharField(_("nickname"), max_length=32)
+    # nickname after NFKC + case folding (chat.senders.nickname_fold)
+    folded = models.CharField(max_length=64, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("staff nickname")
+        verbose_name_plural = _("staff nicknames")
+
+    def __str__(self) -> str:
+        return self.nickname

@@ -3,7 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from .models import Message, ModerationEvent, Room
+from django.contrib.auth import get_user_model
+
+from .models import Message, ModerationEvent, Room, StaffNickname
+from .senders import nickname_fold, sender_color, sender_tag
 
 NEWEST_ON_JOIN = 50
 
@@ -18,7 +21,11 @@ def message_as_dict(message: Message, *, room_slug: str) -> dict[str, Any]:
         "id": message.id,
         "room": room_slug,
         "author": message.author,
-        "color": message.color,
+        # Derived from the stored sender (not read from the stored colour), so
+        # every message, old ones included, follows the same rule.
+        "color": sender_color(message.sender_key, staff=message.staff),
+        "tag": sender_tag(message.sender_key),
+        "staff": message.staff,
         "text": message.text,
         "created_at": iso_z(message.created_at),
     }
@@ -61,15 +68,26 @@ def message_list_before(
     return [message_as_dict(m, room_slug=room_slug) for m in rows]
 
 
-def message_texts_since(*, since: datetime, room_id: int | None = None, limit: int = 50_000) -> list[tuple[int, int, str, datetime]]:
-    """(id, room id, text, created_at) of recent messages, oldest first, for the trending cache."""
+def message_texts_since(
+    *, since: datetime, room_id: int | None = None, limit: int = 50_000
+) -> list[tuple[int, int, str, datetime, str]]:
+    """(id, room id, text, created_at, sender key) of recent messages, in
+    (created_at, id) order, for the trending cache."""
     qs = Message.objects.filter(created_at__gte=since)
     if room_id is not None:
         qs = qs.filter(room_id=room_id)
-    rows = list(qs.order_by("-id").values_list("id", "room_id", "text", "created_at")[:limit])
+    rows = list(qs.order_by("-id").values_list("id", "room_id", "text", "created_at", "sender_key")[:limit])
     rows.reverse()
     rows.sort(key=lambda row: (row[3], row[0]))
     return rows
+
+
+def nickname_reserved_keys() -> frozenset[str]:
+    """Folded usernames of staff users and the nicknames they use (a few rows)."""
+    user_model = get_user_model()
+    usernames = user_model.objects.filter(is_staff=True).values_list(user_model.USERNAME_FIELD, flat=True)
+    nicknames = StaffNickname.objects.filter(user__is_staff=True).values_list("folded", flat=True)
+    return frozenset(nickname_fold(name) for name in usernames) | frozenset(nicknames)
 
 
 def moderation_last_id() -> int:

@@ -1,4 +1,14 @@
-"""Chat writes and the rules for nicknames and message text (sync; via db())."""
+"""Chat writes and the rules for nicknames, senders and message text (sync; via db()).
+
+Who wrote a message is shown by three things: the nickname (chosen freely,
+so not proof of anything), a short tag and a colour derived from the sender
+(the HMAC public id of the browser session, or of the connection for a client
+without cookies), and a staff flag. Two people with the same nickname get
+different tags (20 bits each: two given senders share a tag with probability
+one in a million) and, usually, different colours; staff have a colour of
+their own that no other sender gets, and their usernames and nicknames are
+reserved (compared after NFKC and case folding).
+"""
 
 import hashlib
 import unicodedata
@@ -10,18 +20,13 @@ from django.utils import timezone
 
 from votemap_site.realtime.errors import CLOSED, INVALID, NOT_FOUND, RealtimeError
 
-from .models import Message, ModerationEvent, Room
-from .selectors import message_as_dict
+from .models import Message, ModerationEvent, Room, StaffNickname
+from .selectors import message_as_dict, nickname_reserved_keys
+from .senders import nickname_fold, sender_color
 
 MAX_TEXT = 500
 MAX_NICKNAME = 32
 NICKNAME_SESSION_KEY = "chat_nickname"
-
-# Text colours with a contrast ratio of at least 4.5:1 on white (WCAG AA).
-PALETTE = (
-    "#b3261e", "#1b6e3a", "#0b57d0", "#7b3fc4", "#a14800", "#00707a",
-    "#a3165f", "#4453c4", "#3d6b00", "#8a5a00", "#c2185b", "#00695c",
-)
 
 _ADJECTIVES = (
     "Brave", "Calm", "Clever", "Cosy", "Curious", "Eager", "Gentle", "Happy", "Jolly", "Kind",
@@ -32,20 +37,43 @@ _ANIMALS = (
     "Otter", "Owl", "Panda", "Parrot", "Penguin", "Rabbit", "Robin", "Seal", "Tiger", "Wolf",
 )
 
+NICKNAME_RESERVED = "nickname_reserved"
+TOO_MANY_ROOMS = "too_many_rooms"
+
+
+class ChatError(RealtimeError):
+    """A RealtimeError whose error object also carries a machine-readable
+    `reason` (an added key), so a page can explain which rule was hit."""
+
+    def __init__(self, code: str, message: str, *, reason: str) -> None:
+        super().__init__(code, message)
+        self.reason = reason
+
+    def to_ack(self) -> dict[str, Any]:
+        ack = super().to_ack()
+        ack["error"]["reason"] = self.reason
+        return ack
+
+
+def nickname_reserved_error() -> ChatError:
+    return ChatError(
+        INVALID, "nickname: reserved for the site's staff, choose another", reason=NICKNAME_RESERVED
+    )
+
 
 def _digest(value: str) -> int:
     return int.from_bytes(hashlib.sha256(value.encode("utf-8")).digest()[:8], "big")
 
 
-def nickname_color(nickname: str) -> str:
-    """The same nickname always gets the same colour."""
-    return PALETTE[_digest(unicodedata.normalize("NFC", nickname).casefold()) % len(PALETTE)]
-
-
-def nickname_default(*, seed: str) -> str:
-    """A friendly name, stable for one seed (a session or connection key)."""
-    n = _digest("nick:" + seed)
-    return f"{_ADJECTIVES[n % 20]}{_ANIMALS[(n // 20) % 20]}{(n // 400) % 90 + 10}"
+def nickname_default(*, seed: str, reserved: frozenset[str] = frozenset()) -> str:
+    """A friendly name, stable for one seed (a session or connection key),
+    never one of the `reserved` folded names."""
+    for attempt in range(100):
+        n = _digest("nick:" + seed + (f"#{attempt}" if attempt else ""))
+        nickname = f"{_ADJECTIVES[n % 20]}{_ANIMALS[(n // 20) % 20]}{(n // 400) % 90 + 10}"
+        if nickname_fold(nickname) not in reserved:
+            return nickname
+    return f"Guest{_digest(seed) % 10**8:08d}"
 
 
 def nickname_clean(value: str) -> str:
@@ -70,14 +98,35 @@ def message_text_clean(value: str) -> str:
     return text
 
 
+def nickname_claim(*, value: str, is_staff: bool, user_id: int | None) -> str:
+    """The cleaned nickname `value`, if this client may take it.
+
+    A staff user may take any nickname, and it becomes reserved for staff
+    (one per staff user, the latest). Anyone else gets `invalid` (reason
+    `nickname_reserved`) for the username or nickname of a staff user."""
+    nickname = nickname_clean(value)
+    if is_staff and user_id is not None:
+        staff_nickname_record(user_id=user_id, nickname=nickname)
+    elif nickname_fold(nickname) in nickname_reserved_keys():
+        raise nickname_reserved_error()
+    return nickname
+
+
+def staff_nickname_record(*, user_id: int, nickname: str) -> None:
+    """Reserve the nickname a staff user is using now (replaces the previous one)."""
+    StaffNickname.objects.update_or_create(
+        user_id=user_id, defaults={"nickname": nickname, "folded": nickname_fold(nickname)},
+    )
+
+
 def message_post(
     *,
     room_id: int,
     room_slug: str,
     author: str,
-    color: str,
     sender_key: str,
     text: str,
+    staff: bool = False,
     client_id: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a message. Returns (message, created); a retry with the same
@@ -96,8 +145,8 @@ def message_post(
             if not room:
                 raise RealtimeError(CLOSED, "this room is closed")
             message = Message.objects.create(
-                room_id=room_id, author=author, color=color, sender_key=sender_key,
-                text=text, client_id=cid, created_at=timezone.now(),
+                room_id=room_id, author=author, color=sender_color(sender_key, staff=staff),
+                sender_key=sender_key, staff=staff, text=text, client_id=cid, created_at=timezone.now(),
             )
     except IntegrityError:
         # The same client_id raced in from another worker: answer with that one.

@@ -23,6 +23,9 @@ with the same times:
   rebuilt from the messages of the last window in the database.
 
 A single worker (no REDIS_URL) skips the polling: it sees every message.
+Everything the trending rule needs (text, time, sender key) is in the stored
+Message row, so a window rebuilt from the database or fed by polling counts
+a message exactly as the worker that stored it did.
 
 Other state polled once a second from the database, so an admin change made
 by any process reaches the clients of every worker: rooms (opened, closed,
@@ -30,7 +33,25 @@ renamed -> `room`), moderation events (-> `message_deleted`,
 `history_cleared`). Member counts are kept in presence under "/chat:<slug>"
 (summed over workers) and pushed as `members` when they change: at once after
 a local join or leave (0.2 s coalescing), and by the once-a-second poll for
-changes on other workers.
+changes on other workers. The reserved nicknames (staff usernames and
+nicknames) are re-read by the same poll.
+
+Memory held here, per worker, and its bounds (nothing a client sends grows
+it beyond them):
+
+- `_rooms`, `_windows`, `_last_trending`, `_last_members`: one entry per
+  room in the database (rooms are created in the admin, not by clients);
+  entries of a deleted room are dropped. Each window is bounded by
+  CHAT_TRENDING_MAX_TOKENS words (chat/trending.py for the other bounds).
+- `_joined`: per connection, at most CHAT_MAX_ROOMS_PER_CONNECTION slugs.
+- `_nicknames`, `_connections`: one entry per identity (browser session or
+  cookie-less connection) with a connection here, dropped with its last one.
+- `_counted`: ids of messages counted in the last COUNTED_HORIZON_SECONDS,
+  at most COUNTED_MAX (older ids cannot come back from the poll, and counting
+  a message twice changes nothing anyway: a sender holds one use of a word).
+- `_reserved`: the folded staff names, as many as staff users allow.
+- Idempotency of `client_id` and message history live in the database
+  (a unique constraint and indexed queries), not in memory.
 """
 
 import logging
@@ -42,12 +63,13 @@ from django.conf import settings
 
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.dbaccess import db
-from votemap_site.realtime.errors import CLOSED, NOT_FOUND, NOT_JOINED, RealtimeError
+from votemap_site.realtime.errors import CLOSED, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
 from votemap_site.realtime.identity import Identity, session_get, session_set
 from votemap_site.realtime.ratelimit import RateLimit
 from votemap_site.realtime.ticker import Ticker
 
 from . import selectors, services
+from .senders import nickname_fold, sender_color, sender_tag
 from .schemas import (
     HistoryPayload,
     JoinPayload,
@@ -64,6 +86,10 @@ log = logging.getLogger(__name__)
 WATCH_ROOMS = "rooms:watch"
 # How far back each poll re-reads messages stored by other workers.
 SYNC_OVERLAP_SECONDS = 5.0
+# Message ids counted recently: far longer than the poll's overlap (a slow
+# tick), and capped so that a flood of messages cannot grow it.
+COUNTED_HORIZON_SECONDS = 60.0
+COUNTED_MAX = 20_000
 
 
 def socket_room(slug: str) -> str:
@@ -82,6 +108,7 @@ def poll_state(*, moderation_after: int, messages_since: datetime | None) -> dic
     """Sync: everything the once-a-second tick reads, in one trip to the database."""
     return {
         "rooms": selectors.room_all(),
+        "reserved": selectors.nickname_reserved_keys(),
         "moderation": selectors.moderation_events_after(after_id=moderation_after),
         "messages": (
             selectors.message_texts_since(since=messages_since) if messages_since is not None else []
@@ -108,13 +135,19 @@ class ChatNamespace(BaseNamespace):
     def __init__(self, namespace: str, **kwargs: Any) -> None:
         super().__init__(namespace, **kwargs)
         self.window_seconds = float(settings.CHAT_TRENDING_WINDOW_SECONDS)
+        self.min_senders = int(settings.CHAT_TRENDING_MIN_SENDERS)
+        self.max_tokens = int(settings.CHAT_TRENDING_MAX_TOKENS)
+        self.max_rooms = int(settings.CHAT_MAX_ROOMS_PER_CONNECTION)
         # With several workers every worker reads the others' messages (see above).
         self.sync_from_db = bool(settings.REDIS_URL)
         self._rooms: dict[str, dict[str, Any]] = {}  # slug -> selectors.room_as_dict
         self._windows: dict[str, TrendingWindow] = {}
         self._counted: dict[int, float] = {}  # message id -> its time, recent ones only
         self._joined: dict[str, set[str]] = {}  # sid -> slugs
-        self._nicknames: dict[str, str] = {}  # sid -> nickname
+        # identity key -> nickname, shared by all the connections of a browser here
+        self._nicknames: dict[str, str] = {}
+        self._connections: dict[str, int] = {}  # identity key -> its connections here
+        self._reserved: frozenset[str] = frozenset()  # folded staff names
         self._last_trending: dict[str, tuple[tuple[str, int], ...]] = {}
         self._last_members: dict[str, int] = {}
         self._members_dirty: set[str] = set()
@@ -127,6 +160,7 @@ class ChatNamespace(BaseNamespace):
     async def start(self) -> None:
         self._moderation_after = await db(selectors.moderation_last_id)
         self._rooms = {room["slug"]: room for room in await db(selectors.room_all)}
+        self._reserved = await db(selectors.nickname_reserved_keys)
         await self._rebuild_trending(None)
         self._last_sync = time.time()
         self._tick = Ticker(name="chat", interval=1.0, callback=self._on_tick, always=True)
@@ -147,17 +181,25 @@ class ChatNamespace(BaseNamespace):
                 nickname = services.nickname_clean(stored) if isinstance(stored, str) else None
             except RealtimeError:
                 nickname = None
-            if nickname is None:
-                nickname = services.nickname_default(seed=identity.key)
-                await db(session_set, session_key=identity.session_key,
-                         name=services.NICKNAME_SESSION_KEY, value=nickname)
-        else:
-            nickname = services.nickname_default(seed=identity.key)
-        self._nicknames[sid] = nickname
+        if nickname is not None and self._reserved_for(identity, nickname):
+            nickname = None  # taken by staff since this browser chose it
+        if nickname is None:
+            nickname = await self._default_nickname(identity)
+        if identity.is_staff and identity.user_id is not None:
+            # The name staff are seen with is reserved, chosen or default.
+            await db(services.staff_nickname_record, user_id=identity.user_id, nickname=nickname)
+            self._reserved |= {nickname_fold(nickname)}
+        self._nicknames[identity.key] = nickname
+        self._connections[identity.key] = self._connections.get(identity.key, 0) + 1
         self._joined[sid] = set()
 
     async def disconnected(self, sid: str, identity: Identity, reason: str) -> None:
-        self._nicknames.pop(sid, None)
+        left = self._connections.get(identity.key, 1) - 1
+        if left <= 0:
+            self._connections.pop(identity.key, None)
+            self._nicknames.pop(identity.key, None)
+        else:
+            self._connections[identity.key] = left
         for slug in self._joined.pop(sid, set()):
             await self.presence.leave(presence_key(slug))
             self._mark_members(slug)
@@ -178,10 +220,15 @@ class ChatNamespace(BaseNamespace):
 
     async def on_join(self, sid: str, payload: JoinPayload) -> dict[str, Any]:
         room = await self._room(payload.room)
-        if payload.nickname is not None:
-            await self._set_nickname(sid, payload.nickname)
         slug = room["slug"]
         joined = self._joined[sid]
+        if slug not in joined and len(joined) >= self.max_rooms:
+            raise services.ChatError(
+                INVALID, f"a connection may be in at most {self.max_rooms} rooms at once: leave one first",
+                reason=services.TOO_MANY_ROOMS,
+            )
+        if payload.nickname is not None:
+            await self._set_nickname(sid, payload.nickname)
         if slug not in joined:
             # Enter before reading the newest messages: a message posted in
             # between arrives twice (clients de-duplicate by id), never zero times.
@@ -190,13 +237,12 @@ class ChatNamespace(BaseNamespace):
             await self.presence.join(presence_key(slug))
             self._mark_members(slug)
         messages = await db(selectors.message_list_newest, room_id=room["id"], room_slug=slug)
-        nickname = self._nicknames[sid]
         return {
             "room": {
                 "slug": slug, "name": room["name"], "description": room["description"],
                 "sentences": room["sentences"], "open": room["open"],
             },
-            "you": {"nickname": nickname, "color": services.nickname_color(nickname)},
+            "you": self._you(sid),
             "messages": messages,
             "trending": self._trending_payload(slug, time.time()),
             "members": await self.presence.total(presence_key(slug)),
@@ -216,14 +262,18 @@ class ChatNamespace(BaseNamespace):
         if not room["open"]:
             raise RealtimeError(CLOSED, "this room is closed")
         text = services.message_text_clean(payload.text)
-        nickname = self._nicknames[sid]
+        identity = self.identity(sid)
+        nickname = self._nicknames[identity.key]
+        if self._reserved_for(identity, nickname):
+            # A staff user took this name after this sender did: back to the default.
+            nickname = self._nicknames[identity.key] = await self._default_nickname(identity)
         message, created = await db(
             services.message_post, room_id=room["id"], room_slug=slug, author=nickname,
-            color=services.nickname_color(nickname), sender_key=self.identity(sid).public_id,
-            text=text, client_id=payload.client_id,
+            sender_key=identity.public_id, staff=identity.is_staff, text=text, client_id=payload.client_id,
         )
         if created:
-            self._count(slug, message["id"], message["text"], timestamp(message["created_at"]))
+            at = timestamp(message["created_at"])
+            self._count(slug, message["id"], message["text"], at, identity.public_id)
             await self.emit("message", message, room=socket_room(slug))
         return {"message": message}
 
@@ -236,8 +286,9 @@ class ChatNamespace(BaseNamespace):
         return {"messages": messages}
 
     async def on_set_nickname(self, sid: str, payload: SetNicknamePayload) -> dict[str, Any]:
-        nickname = await self._set_nickname(sid, payload.nickname)
-        return {"nickname": nickname, "color": services.nickname_color(nickname)}
+        await self._set_nickname(sid, payload.nickname)
+        you = self._you(sid)
+        return {"nickname": you["nickname"], "color": you["color"], "tag": you["tag"], "staff": you["staff"]}
 
     # ----- internals ------------------------------------------------------
     async def _room(self, slug: str) -> dict[str, Any]:
@@ -258,30 +309,58 @@ class ChatNamespace(BaseNamespace):
             raise RealtimeError(NOT_FOUND, f"no room {slug!r}")
         return slug
 
-    async def _set_nickname(self, sid: str, value: str) -> str:
-        nickname = services.nickname_clean(value)
+    def _you(self, sid: str) -> dict[str, Any]:
         identity = self.identity(sid)
+        return {
+            "nickname": self._nicknames[identity.key],
+            "color": sender_color(identity.public_id, staff=identity.is_staff),
+            "tag": sender_tag(identity.public_id),
+            "staff": identity.is_staff,
+        }
+
+    def _reserved_for(self, identity: Identity, nickname: str) -> bool:
+        return not identity.is_staff and nickname_fold(nickname) in self._reserved
+
+    async def _default_nickname(self, identity: Identity) -> str:
+        nickname = services.nickname_default(seed=identity.key, reserved=self._reserved)
         if identity.session_key:
             await db(session_set, session_key=identity.session_key,
                      name=services.NICKNAME_SESSION_KEY, value=nickname)
-            # Other tabs of the same browser on this worker follow.
-            for other in list(self._nicknames):
-                if other in self._identities and self._identities[other].key == identity.key:
-                    self._nicknames[other] = nickname
-        self._nicknames[sid] = nickname
+        return nickname
+
+    async def _set_nickname(self, sid: str, value: str) -> str:
+        identity = self.identity(sid)
+        # Checked against the database, not the once-a-second cache.
+        nickname = await db(services.nickname_claim, value=value, is_staff=identity.is_staff,
+                            user_id=identity.user_id)
+        if identity.is_staff:
+            self._reserved |= {nickname_fold(nickname)}
+        if identity.session_key:
+            await db(session_set, session_key=identity.session_key,
+                     name=services.NICKNAME_SESSION_KEY, value=nickname)
+        # Every connection of this browser on this worker follows.
+        self._nicknames[identity.key] = nickname
         return nickname
 
     def _window(self, slug: str) -> TrendingWindow:
         window = self._windows.get(slug)
         if window is None:
-            window = self._windows[slug] = TrendingWindow(window=self.window_seconds)
+            window = self._windows[slug] = self._new_window()
         return window
 
-    def _count(self, slug: str, message_id: int, text: str, at: float) -> None:
+    def _new_window(self) -> TrendingWindow:
+        return TrendingWindow(
+            window=self.window_seconds, min_senders=self.min_senders, max_tokens=self.max_tokens
+        )
+
+    def _count(self, slug: str, message_id: int, text: str, at: float, sender: str) -> None:
         if message_id in self._counted:
             return
         self._counted[message_id] = at
-        self._window(slug).add(text, now=at)
+        if len(self._counted) > COUNTED_MAX:
+            # Oldest first (insertion order): keep the newest half.
+            self._counted = dict(list(self._counted.items())[COUNTED_MAX // 2:])
+        self._window(slug).add(text, now=at, sender=sender)
 
     def _trending_payload(self, slug: str, now: float) -> dict[str, Any]:
         words = self._window(slug).top(now=now, limit=DEFAULT_TOP)
@@ -303,13 +382,17 @@ class ChatNamespace(BaseNamespace):
                 rows += await db(selectors.message_texts_since, since=since, room_id=room_id)
             targets = [by_id[r] for r in room_ids if r in by_id]
         for slug in targets:
-            self._windows[slug] = TrendingWindow(window=self.window_seconds)
-        self._counted = {mid: at for mid, at in self._counted.items() if at >= since.timestamp()}
-        for message_id, room_id, text, created_at in rows:
+            self._windows[slug] = self._new_window()
+        horizon = time.time() - COUNTED_HORIZON_SECONDS
+        for message_id, room_id, text, created_at, sender in rows:
             slug = by_id.get(room_id)
             if slug in targets:
                 self._counted.pop(message_id, None)
-                self._count(slug, message_id, text, timestamp(selectors.iso_z(created_at)))
+                self._count(slug, message_id, text, timestamp(selectors.iso_z(created_at)), sender)
+        # Keep it oldest first, and only what the poll could still bring back.
+        self._counted = {
+            mid: at for mid, at in sorted(self._counted.items(), key=lambda item: item[1]) if at >= horizon
+        }
 
     def _mark_members(self, slug: str) -> None:
         self._members_dirty.add(slug)
@@ -337,13 +420,14 @@ class ChatNamespace(BaseNamespace):
             since = datetime.fromtimestamp((self._last_sync or now) - SYNC_OVERLAP_SECONDS, UTC)
             self._last_sync = now
         state = await db(poll_state, moderation_after=self._moderation_after, messages_since=since)
+        self._reserved = state["reserved"]
         await self._apply_rooms(state["rooms"])
         await self._apply_moderation(state["moderation"])
         by_id = {room["id"]: room["slug"] for room in self._rooms.values()}
-        for message_id, room_id, text, created_at in state["messages"]:
+        for message_id, room_id, text, created_at, sender in state["messages"]:
             if room_id in by_id:
-                self._count(by_id[room_id], message_id, text, timestamp(selectors.iso_z(created_at)))
-        horizon = now - self.window_seconds - 60
+                self._count(by_id[room_id], message_id, text, timestamp(selectors.iso_z(created_at)), sender)
+        horizon = now - COUNTED_HORIZON_SECONDS
         if self._counted and next(iter(self._counted.values())) < horizon:
             self._counted = {mid: at for mid, at in self._counted.items() if at >= horizon}
         await self._push_trending(now)
@@ -361,6 +445,9 @@ class ChatNamespace(BaseNamespace):
         for slug in [s for s in self._rooms if s not in fresh]:
             old = self._rooms.pop(slug)
             self._windows.pop(slug, None)
+            self._last_trending.pop(slug, None)
+            self._last_members.pop(slug, None)
+            self._members_dirty.discard(slug)
             await self.emit("room", {**self._room_event(old), "open": False, "removed": True},
                             to=[socket_room(slug), WATCH_ROOMS], ignore_queue=True)
 

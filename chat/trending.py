@@ -2,28 +2,55 @@
 
 Tokenising: Unicode NFC, case-folded, split into runs of Unicode word
 characters (letters, marks, digits and connectors, minus the underscore);
-tokens that contain a digit, one-character tokens and stop words (Spanish and
-English) are dropped. Case and normalisation variants ("Gato", "GATO", and an
-"ñ" written as "n" + combining tilde) are the same word.
+tokens that contain a digit, one-character tokens, tokens longer than
+`MAX_TOKEN_LENGTH` and stop words (Spanish and English) are dropped. Case and
+normalisation variants ("Gato", "GATO", and an "ñ" written as "n" + combining
+tilde) are the same word.
 
-Counting: every message adds its words at its time `t`. A word's score is the
-sum over its occurrences in the window of `exp(-(now - t) / tau)` with
-`tau = window / 3`, so recent use weighs more and an occurrence counts for
-nothing once it is `window` seconds old, when it is removed exactly.
+Fairness: a room is read by a crowd and written to by anyone, including a
+script, so what counts is who used a word, not how often it was typed:
+
+- a word counts at most once per message (a message is a set of words);
+- a word counts at most once per sender within the window: a sender (an
+  opaque key, e.g. the HMAC of a browser session) holds one *use* of a word,
+  at the time of its latest message with it;
+- a word trends (is returned by `top`) only when at least `min_senders`
+  distinct senders hold a use of it, so one sender alone, however many
+  messages or connections, never makes a word trend.
+
+A word's `count` is the number of distinct senders holding a use of it, which
+is also its number of occurrences after this de-duplication.
+
+Scoring: a word's score is the sum over its uses of `exp(-(now - t) / tau)`
+with `tau = window / 3`, so recent use weighs more; a use leaves the window
+(and stops counting) exactly `window` seconds after `t`.
 
 Cost: scores are stored relative to a reference time `t0` as
 `sum(exp((t - t0) / tau))`. Every stored score decays by the same factor, so
 the ranking of stored scores is the ranking of current scores and nothing has
-to be touched as time passes. Adding a message updates only its own words
-(a dict update and a heap push per distinct word); expiring it later undoes
-exactly those updates. The top list is read from a max-heap with lazy deletion
-(stale entries are dropped as they surface; the heap is compacted when stale
-entries outnumber live ones), so a message costs O(len(message) * log V)
-amortised, never O(V) for a room vocabulary of V words. The reference time is
-moved forward (one O(V) pass) only every `REBASE_AFTER * tau` seconds.
+to be touched as time passes. Adding a message updates only its own words (a
+few dictionary updates and heap pushes per distinct word); expiring a use
+later undoes exactly its update. The top list is read from a max-heap of the
+words that may trend, the word to evict from a min-heap of all words, both
+with lazy deletion (stale entries are dropped as they surface; a heap is
+compacted when stale entries outnumber live ones), so a message costs
+O(len(message) * log V) amortised, never O(V) for a room vocabulary of V
+words. The reference time moves forward (one O(V) pass) only every
+`REBASE_AFTER * tau` seconds.
 
-Memory: bounded by `max_tokens` word occurrences held in the window per room;
-beyond it the oldest messages are dropped early (vocabulary <= max_tokens).
+Memory: bounded whatever clients send, per room:
+
+- at most `max_tokens` distinct words; a new word beyond that evicts the word
+  that matters least: first one that cannot trend yet (fewer than
+  `min_senders` senders), lowest score first (for one-sender words: the one
+  used longest ago), and only when every word can trend, the lowest-scoring
+  one;
+- at most `max_words_per_sender` uses per sender (its oldest leave early), so
+  one sender can hold only a slice of the vocabulary and cannot push other
+  people's words out by itself;
+- at most `max_uses` uses in all (the oldest leave early, as if the window
+  were shorter for a while);
+- the heaps hold at most twice the live entries plus a constant.
 """
 
 from __future__ import annotations
@@ -32,12 +59,25 @@ import heapq
 import math
 import re
 import unicodedata
-from collections import Counter, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 
 DEFAULT_WINDOW_SECONDS = 600.0
 DEFAULT_TOP = 30
-DEFAULT_MAX_TOKENS = 250_000
+DEFAULT_MIN_SENDERS = 2
+DEFAULT_MAX_TOKENS = 5_000
+# Defaults derived from max_tokens: a sender may hold a tenth of the
+# vocabulary, the window four uses per word on average. A use costs about
+# 450 bytes (measured), so with max_tokens 5000 a room flooded to every limit
+# holds about 15 MB; a lively room of a few hundred people stays well below.
+SENDER_SHARE = 10
+USES_PER_TOKEN = 4
+# Longer runs of letters are ignored, not cut: the longest words people use
+# in Spanish or English are about 20-25 letters ("electroencefalografista",
+# "internationalization"), so anything longer is a URL fragment, a keyboard
+# mash or an attempt to fill the cloud; 32 also matches the nickname limit and
+# keeps one stored word at a few hundred bytes at most.
+MAX_TOKEN_LENGTH = 32
 # Stored weights grow like exp((t - t0) / tau); re-base before that gets large.
 REBASE_AFTER = 40.0
 
@@ -86,7 +126,12 @@ def tokenize(text: str) -> list[str]:
     words = []
     for match in _WORD_RE.finditer(_normalise(text)):
         word = match.group(0).replace("’", "'")
-        if len(word) < 2 or word in STOP_WORDS or any(ch.isnumeric() for ch in word):
+        if (
+            len(word) < 2
+            or len(word) > MAX_TOKEN_LENGTH
+            or word in STOP_WORDS
+            or any(ch.isnumeric() for ch in word)
+        ):
             continue
         words.append(word)
     return words
@@ -96,17 +141,10 @@ def tokenize(text: str) -> list[str]:
 class TrendingWord:
     word: str
     score: float
-    count: int
+    count: int  # distinct senders holding a use of the word in the window
 
     def as_dict(self) -> dict[str, object]:
         return {"word": self.word, "score": self.score, "count": self.count}
-
-
-@dataclass(slots=True)
-class _Entry:
-    time: float
-    words: tuple[tuple[str, int], ...]
-    tokens: int
 
 
 class TrendingWindow:
@@ -116,43 +154,64 @@ class TrendingWindow:
         self,
         *,
         window: float = DEFAULT_WINDOW_SECONDS,
+        min_senders: int = DEFAULT_MIN_SENDERS,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_words_per_sender: int | None = None,
+        max_uses: int | None = None,
     ) -> None:
         if window <= 0:
             raise ValueError("window must be positive")
+        if min_senders < 1:
+            raise ValueError("min_senders must be at least 1")
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
         self.window = float(window)
         self.tau = self.window / 3.0
+        self.min_senders = min_senders
         self.max_tokens = max_tokens
-        self._entries: deque[_Entry] = deque()
-        self._counts: dict[str, int] = {}
-        self._weights: dict[str, float] = {}  # relative to self._t0
-        self._heap: list[tuple[float, str]] = []  # (-weight, word), lazily deleted
+        self.max_words_per_sender = max_words_per_sender or max(1, max_tokens // SENDER_SHARE)
+        self.max_uses = max_uses or max_tokens * USES_PER_TOKEN
+        if self.max_words_per_sender < 1 or self.max_uses < 1:
+            raise ValueError("limits must be at least 1")
+        # (word, sender) -> time of the sender's latest use; oldest first,
+        # because times never go backwards (see add_tokens).
+        self._uses: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # sender -> its words, least recently used first
+        self._by_sender: dict[str, OrderedDict[str, None]] = {}
+        self._senders: dict[str, set[str]] = {}  # word -> senders holding a use
+        self._weights: dict[str, float] = {}  # word -> sum of its uses' weights, relative to _t0
+        self._trending: set[str] = set()  # words with at least min_senders senders
+        self._top_heap: list[tuple[float, str]] = []  # (-weight, word) of trending words, lazy
+        self._evict_heap: list[tuple[bool, float, str]] = []  # (trending, weight, word), lazy
         self._t0: float | None = None
         self._last_time = -math.inf
-        self._tokens = 0
-        # Dictionary/heap operations done so far, per word occurrence
-        # (`operations`) and in amortised upkeep (`maintenance`, heap
-        # compaction and re-basing): lets tests check costs without timing.
+        # Dictionary/heap operations done so far, per use (`operations`) and in
+        # amortised upkeep (`maintenance`: heap compaction and re-basing): lets
+        # tests check costs without timing.
         self.operations = 0
         self.maintenance = 0
 
     # ----- reading ----------------------------------------------------------
     def __len__(self) -> int:
-        """Distinct words in the window."""
-        return len(self._counts)
+        """Distinct words in the window (trending or not)."""
+        return len(self._weights)
 
     @property
-    def tokens(self) -> int:
-        """Word occurrences held in the window."""
-        return self._tokens
+    def uses(self) -> int:
+        """(word, sender) uses held in the window."""
+        return len(self._uses)
 
     def count(self, word: str) -> int:
-        return self._counts.get(_normalise(word), 0)
+        """Distinct senders holding a use of `word`."""
+        return len(self._senders.get(_normalise(word), ()))
 
     def counts(self) -> dict[str, int]:
-        return dict(self._counts)
+        """Every word held (trending or not) and its number of senders."""
+        return {word: len(senders) for word, senders in self._senders.items()}
+
+    def sender_words(self, sender: str) -> list[str]:
+        """The words `sender` holds a use of, least recently used first."""
+        return list(self._by_sender.get(sender, ()))
 
     def score(self, word: str, *, now: float) -> float:
         weight = self._weights.get(_normalise(word))
@@ -161,19 +220,19 @@ class TrendingWindow:
         return max(0.0, weight * math.exp((self._t0 - now) / self.tau))
 
     def top(self, *, now: float, limit: int = DEFAULT_TOP) -> list[TrendingWord]:
-        """The `limit` highest-scoring words at `now` (expires old messages first)."""
+        """The `limit` highest-scoring trending words at `now` (expires old uses first)."""
         self.advance(now=now)
-        if limit <= 0 or not self._counts or self._t0 is None:
+        if limit <= 0 or not self._trending or self._t0 is None:
             return []
         factor = math.exp((self._t0 - now) / self.tau)
         found: list[tuple[float, str]] = []
         seen: set[str] = set()
-        heap = self._heap
+        heap = self._top_heap
         while heap and len(found) < limit:
             neg_weight, word = heapq.heappop(heap)
             self.operations += 1
-            if word in seen or self._weights.get(word) != -neg_weight:
-                continue  # stale: the word changed or left since this entry was pushed
+            if word in seen or word not in self._trending or self._weights.get(word) != -neg_weight:
+                continue  # stale: the word changed, stopped trending or left since this was pushed
             seen.add(word)
             found.append((neg_weight, word))
         for item in found:
@@ -181,97 +240,170 @@ class TrendingWindow:
         # Highest score first; ties broken by the word so every worker agrees.
         found.sort()
         return [
-            TrendingWord(word=word, score=round(-neg * factor, 3), count=self._counts[word])
+            TrendingWord(word=word, score=round(-neg * factor, 3), count=len(self._senders[word]))
             for neg, word in found
         ]
 
     # ----- writing ----------------------------------------------------------
-    def add(self, text: str, *, now: float) -> int:
-        """Count the words of a message sent at `now`; returns how many were counted.
+    def add(self, text: str, *, now: float, sender: str) -> int:
+        """Count the words of a message `sender` sent at `now`; returns how
+        many distinct words it has.
 
         Times are expected in order; an earlier time than the last one is taken
         as the last one (clock steps never reorder the window).
         """
-        words = tokenize(text)
-        return self.add_tokens(words, now=now)
+        return self.add_tokens(tokenize(text), now=now, sender=sender)
 
-    def add_tokens(self, words: list[str], *, now: float) -> int:
+    def add_tokens(self, words: list[str], *, now: float, sender: str) -> int:
         now = max(float(now), self._last_time)
         self._last_time = now
         self.advance(now=now)
-        if not words:
+        distinct = list(dict.fromkeys(words))  # at most once per message
+        if not distinct:
             return 0
         if self._t0 is None:
             self._t0 = now
         elif now - self._t0 > REBASE_AFTER * self.tau:
             self._rebase(now)
-        grouped = tuple(Counter(words).items())
         weight = math.exp((now - self._t0) / self.tau)
-        counts, weights, heap = self._counts, self._weights, self._heap
-        for word, n in grouped:
-            counts[word] = counts.get(word, 0) + n
-            new = weights.get(word, 0.0) + n * weight
-            weights[word] = new
-            heapq.heappush(heap, (-new, word))
-            self.operations += 2
-        self._entries.append(_Entry(time=now, words=grouped, tokens=len(words)))
-        self._tokens += len(words)
-        while self._tokens > self.max_tokens and self._entries:
-            self._expire_oldest()
+        for word in distinct:
+            self._use(word, sender, now, weight)
+        while len(self._uses) > self.max_uses:
+            self._drop_oldest_use()
         self._maybe_compact()
-        return len(words)
+        return len(distinct)
 
     def advance(self, *, now: float) -> None:
-        """Drop every message that is `window` seconds old or older."""
+        """Drop every use that is `window` seconds old or older."""
         now = float(now)
-        entries = self._entries
-        while entries and entries[0].time + self.window <= now:
-            self._expire_oldest()
-        if not entries:
+        uses = self._uses
+        while uses and next(iter(uses.values())) + self.window <= now:
+            self._drop_oldest_use()
+        if not uses:
             self._reset_storage()
+        else:
+            self._maybe_compact()
 
     def clear(self) -> None:
-        self._entries.clear()
         self._reset_storage()
 
     # ----- internals ----------------------------------------------------------
-    def _reset_storage(self) -> None:
-        self._counts.clear()
-        self._weights.clear()
-        self._heap.clear()
-        self._tokens = 0
-        self._t0 = None
+    def _use(self, word: str, sender: str, now: float, weight: float) -> None:
+        key = (word, sender)
+        previous = self._uses.get(key)
+        if previous is not None:
+            # The sender used the word again: its one use moves to now.
+            self._uses.move_to_end(key)
+            self._uses[key] = now
+            self._by_sender[sender].move_to_end(word)
+            assert self._t0 is not None
+            self._weights[word] += weight - math.exp((previous - self._t0) / self.tau)
+            self.operations += 3
+            self._pushed(word)
+            return
+        own = self._by_sender.get(sender)
+        if own is not None and len(own) >= self.max_words_per_sender:
+            self._drop_use(next(iter(own)), sender)  # the sender's least recently used word
+        if word not in self._weights:
+            while len(self._weights) >= self.max_tokens:
+                self._evict_word()
+            self._weights[word] = 0.0
+            self._senders[word] = set()
+        self._uses[key] = now
+        # Looked up again: the eviction above may have removed this sender's last word.
+        own = self._by_sender.get(sender)
+        if own is None:
+            own = self._by_sender[sender] = OrderedDict()
+        own[word] = None
+        senders = self._senders[word]
+        senders.add(sender)
+        self._weights[word] += weight
+        if len(senders) >= self.min_senders:
+            self._trending.add(word)
+        self.operations += 4
+        self._pushed(word)
 
-    def _expire_oldest(self) -> None:
-        entry = self._entries.popleft()
+    def _pushed(self, word: str) -> None:
+        """Record the word's new weight in the heaps (older entries become stale)."""
+        weight = self._weights[word]
+        trending = word in self._trending
+        if trending:
+            heapq.heappush(self._top_heap, (-weight, word))
+        heapq.heappush(self._evict_heap, (trending, weight, word))
+        self.operations += 1 + trending
+
+    def _drop_use(self, word: str, sender: str) -> None:
+        when = self._uses.pop((word, sender))
+        own = self._by_sender[sender]
+        del own[word]
+        if not own:
+            del self._by_sender[sender]
+        senders = self._senders[word]
+        senders.discard(sender)
+        self.operations += 3
+        if not senders:
+            del self._senders[word]
+            del self._weights[word]  # its heap entries are now stale
+            self._trending.discard(word)
+            return
         assert self._t0 is not None
-        weight = math.exp((entry.time - self._t0) / self.tau)
-        counts, weights = self._counts, self._weights
-        for word, n in entry.words:
-            left = counts[word] - n
-            self.operations += 2
-            if left <= 0:
-                del counts[word]
-                del weights[word]  # its heap entries are now stale
-            else:
-                counts[word] = left
-                new = max(0.0, weights[word] - n * weight)
-                weights[word] = new
-                heapq.heappush(self._heap, (-new, word))
-                self.operations += 1
-        self._tokens -= entry.tokens
+        self._weights[word] = max(0.0, self._weights[word] - math.exp((when - self._t0) / self.tau))
+        if len(senders) < self.min_senders:
+            self._trending.discard(word)
+        self._pushed(word)
+
+    def _drop_oldest_use(self) -> None:
+        word, sender = next(iter(self._uses))
+        self._drop_use(word, sender)
+
+    def _evict_word(self) -> None:
+        """Remove the word that matters least (see the module docstring)."""
+        heap = self._evict_heap
+        while heap:
+            trending, weight, word = heapq.heappop(heap)
+            self.operations += 1
+            if self._weights.get(word) == weight and (word in self._trending) == trending:
+                for sender in list(self._senders[word]):
+                    self._drop_use(word, sender)
+                return
+        # Unreachable while the heap holds an entry for every live word; keep
+        # the bound anyway by rebuilding and trying again.
+        self._rebuild_heaps()
+        if self._evict_heap:
+            self._evict_word()
+
+    def _reset_storage(self) -> None:
+        self._uses.clear()
+        self._by_sender.clear()
+        self._senders.clear()
+        self._weights.clear()
+        self._trending.clear()
+        self._top_heap.clear()
+        self._evict_heap.clear()
+        self._t0 = None
 
     def _rebase(self, now: float) -> None:
         assert self._t0 is not None
         factor = math.exp((self._t0 - now) / self.tau)
         self._weights = {word: weight * factor for word, weight in self._weights.items()}
         self._t0 = now
-        self._heap = [(-weight, word) for word, weight in self._weights.items()]
-        heapq.heapify(self._heap)
-        self.maintenance += len(self._weights)
+        self._rebuild_heaps()
+
+    def _rebuild_heaps(self) -> None:
+        weights, trending = self._weights, self._trending
+        self._top_heap = [(-weights[word], word) for word in trending]
+        heapq.heapify(self._top_heap)
+        self._evict_heap = [(word in trending, weight, word) for word, weight in weights.items()]
+        heapq.heapify(self._evict_heap)
+        self.maintenance += len(weights) + len(trending)
 
     def _maybe_compact(self) -> None:
-        if len(self._heap) > 2 * len(self._weights) + 64:
-            self._heap = [(-weight, word) for word, weight in self._weights.items()]
-            heapq.heapify(self._heap)
+        if len(self._top_heap) > 2 * len(self._trending) + 64:
+            self._top_heap = [(-self._weights[word], word) for word in self._trending]
+            heapq.heapify(self._top_heap)
+            self.maintenance += len(self._trending)
+        if len(self._evict_heap) > 2 * len(self._weights) + 64:
+            trending = self._trending
+            self._evict_heap = [(word in trending, weight, word) for word, weight in self._weights.items()]
+            heapq.heapify(self._evict_heap)
             self.maintenance += len(self._weights)

@@ -66,6 +66,7 @@ from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.dbaccess import db
 from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RealtimeError
 from votemap_site.realtime.identity import Identity
+from votemap_site.realtime.permissions import staff_permission_check
 from votemap_site.realtime.presence import Presence
 from votemap_site.realtime.ratelimit import RateLimit
 from votemap_site.realtime.ticker import Ticker
@@ -84,6 +85,9 @@ COMMIT_LOCK_SUFFIX = "map:commit"  # after settings.REDIS_KEY_PREFIX
 # (only the order in which clients receive deltas is at stake, never the data).
 COMMIT_LOCK_TIMEOUT = 2.0
 WATCH_ERROR_LOG_INTERVAL = 30.0
+# What the admin's "Reset ALL votes" action requires (dashboard/admin.py,
+# VotingStateAdmin.reset_all: permissions=["change"] on VotingState).
+RESET_PERMISSION = "dashboard.change_votingstate"
 
 
 class MapDashboardNamespace(BaseNamespace):
@@ -170,10 +174,21 @@ class MapDashboardNamespace(BaseNamespace):
         return await self._public_snapshot(await self._read_snapshot(shared=False))
 
     async def on_reset_votes(self, sid: str, payload: ResetVotesPayload) -> dict[str, Any]:
-        if not self.identity(sid).is_staff:
-            raise RealtimeError(FORBIDDEN, "resetting the votes needs a staff account")
+        identity = self.identity(sid)
+        # Rights as they are now, not as they were when the socket connected:
+        # a logout, demotion or lost permission takes effect on open sockets too.
+        allowed = identity.is_staff and await db(
+            staff_permission_check, session_key=identity.session_key, user_id=identity.user_id,
+            permission=RESET_PERMISSION,
+        )
+        if not allowed:
+            raise RealtimeError(
+                FORBIDDEN,
+                "resetting the votes needs a logged-in, active staff account "
+                "with the right to change the voting state",
+            )
         version = await db(votes_reset)
-        log.info("votes reset by staff user %s (version %s)", self.identity(sid).username, version)
+        log.info("votes reset by staff user %s (version %s)", identity.username, version)
         # Every worker's watcher sees the new revision and sends its clients a snapshot.
         return {"version": version}
 

@@ -78,6 +78,10 @@ class Seat:
 
     key: str
     player_id: str
+    # Taken by a connection without a Django session: it counts against the
+    # arena's anonymous seats and, since nothing can resume it, it is given up
+    # as soon as its connection is gone (no grace period).
+    anonymous: bool = False
     sids: set[str] = field(default_factory=set)
     disconnected_at: float | None = None
     last_active: float = 0.0
@@ -90,6 +94,10 @@ class Membership:
 
 
 Emit = Callable[..., Awaitable[None]]
+
+# High-score entries kept for a retry while the database refuses them: the best
+# ones, so a long outage cannot grow the buffer with every player who scored.
+MAX_PENDING_SCORES = 1000
 
 
 class ArenaRuntime:
@@ -110,6 +118,8 @@ class ArenaRuntime:
         self.pending_scores: dict[str, tuple[str, int]] = {}
         self.flushing: asyncio.Task[None] | None = None
         self.pending_resize = False
+        # Deleted in the admin: behaves as closed, and is dropped once empty.
+        self.deleted = False
         # CPU time (thread time: not inflated when another process has the
         # core) of the loop's own work and of handing states to the client
         # manager, for the benchmark. A manager that awaits inside emit (the
@@ -126,6 +136,9 @@ class ArenaRuntime:
     @property
     def room(self) -> str:
         return f"arena:{self.info.slug}"
+
+    def anonymous_seats(self) -> int:
+        return sum(1 for seat in self.seats.values() if seat.anonymous)
 
     def players_online(self) -> int:
         return sum(1 for seat in self.seats.values() if seat.sids)
@@ -169,7 +182,14 @@ class ArenaRuntime:
                 "height": self.state.height, "max_players": info.max_players, "open": info.is_open}
 
     def note_score(self, player: rules.Player) -> None:
+        if self.deleted:
+            return  # its high-score table is gone with it
         self.pending_scores[player.id] = (player.name, player.score)
+
+    def keep_best_pending(self, limit: int) -> None:
+        if len(self.pending_scores) > limit:
+            best = sorted(self.pending_scores.items(), key=lambda item: -item[1][1])[:limit]
+            self.pending_scores = dict(best)
 
 
 class Engine:
@@ -184,6 +204,8 @@ class Engine:
         record_scores: Callable[[int, list[tuple[str, str, int]]], Awaitable[bool]],
         top_scores: Callable[[int], Awaitable[list[dict[str, Any]]]],
         online_changed: Callable[[str, int], Awaitable[None]] | None = None,
+        is_connected: Callable[[str], bool] | None = None,
+        anonymous_seats: int | None = None,
         hz: float = 20.0,
         grace_seconds: float = 30.0,
         idle_seconds: float = 300.0,
@@ -198,6 +220,15 @@ class Engine:
         self.record_scores = record_scores
         self.top_scores = top_scores
         self.online_changed = online_changed
+        # Whether a socket is still connected: a join that awaited the database
+        # must not seat (or register) a connection that went away meanwhile,
+        # or nothing would ever remove it.
+        self.is_connected = is_connected or (lambda sid: True)
+        # Seats per arena that connections without a session may hold (None:
+        # no limit), so a script cannot fill an arena before the browsers come.
+        if anonymous_seats is not None and anonymous_seats < 0:
+            raise ValueError("anonymous_seats must be >= 0")
+        self.anonymous_seats = anonymous_seats
         self.hz = hz
         self.interval = 1.0 / hz
         self.grace_seconds = grace_seconds
@@ -235,7 +266,8 @@ class Engine:
 
     # ----- client actions -------------------------------------------------
     async def join(
-        self, *, sid: str, seat_key: str, player_id: str, slug: str, name: str | None, spectate: bool
+        self, *, sid: str, seat_key: str, player_id: str, slug: str, name: str | None, spectate: bool,
+        anonymous: bool = False,
     ) -> dict[str, Any]:
         arena = await self.runtime(slug)
         high_scores = await self.top_scores(arena.info.id)
@@ -243,13 +275,20 @@ class Engine:
             previous = self.members.get(sid)
             if previous is not None and previous.slug != slug:
                 await self._leave_socket(sid, explicit=False)
+            # No await from here to the end of the block: a disconnect either
+            # happened before (refuse) or comes after (and finds the member).
+            if not self.is_connected(sid):
+                raise GameError("not_joined", "the connection closed while joining")
+            if self.arenas.get(slug) is not arena:
+                raise GameError("not_found", f"no arena {slug[:64]!r}")  # deleted and dropped meanwhile
             you = None
             if spectate:
                 self._detach(arena, sid)
                 arena.spectators.add(sid)
                 self.members[sid] = Membership(slug=slug, seat_key=None)
             else:
-                you = self._seat(arena, sid=sid, seat_key=seat_key, player_id=player_id, name=name)
+                you = self._seat(arena, sid=sid, seat_key=seat_key, player_id=player_id, name=name,
+                                 anonymous=anonymous)
             arena.dirty = True
             self._ensure_loop(arena)
         await self._report_online(arena)
@@ -261,7 +300,8 @@ class Engine:
         }
 
     def _seat(
-        self, arena: ArenaRuntime, *, sid: str, seat_key: str, player_id: str, name: str | None
+        self, arena: ArenaRuntime, *, sid: str, seat_key: str, player_id: str, name: str | None,
+        anonymous: bool = False,
     ) -> rules.Player:
         """Resume the identity's seat or take a new one (synchronous: no awaits)."""
         if not arena.info.is_open:
@@ -273,13 +313,20 @@ class Engine:
                 raise GameError(
                     "closed", f"this arena is full ({arena.info.max_players} players); try another one or watch"
                 )
+            limit = self.anonymous_seats
+            if anonymous and limit is not None and arena.anonymous_seats() >= limit:
+                raise GameError(
+                    "closed",
+                    f"the {limit} seats of this arena for connections without a browser session are taken; "
+                    "open the game page in a browser to play, or join with spectate: true to watch",
+                )
             try:
                 arena.state = rules.join(arena.state, player_id=player_id, name=name or "Player", rng=arena.rng)
             except RuleError as err:
                 if err.code in (RuleError.FULL,):
                     raise GameError("closed", "this arena is full; try another one or watch") from err
                 raise GameError("invalid", err.message) from err
-            seat = arena.seats[seat_key] = Seat(key=seat_key, player_id=player_id)
+            seat = arena.seats[seat_key] = Seat(key=seat_key, player_id=player_id, anonymous=anonymous)
             arena.by_player[player_id] = seat
         elif name:
             arena.state = rules.rename(arena.state, player_id=seat.player_id, name=name)
@@ -322,9 +369,18 @@ class Engine:
             raise GameError("not_joined", "you are not in a game")
         await self._leave_socket(sid, explicit=True)
 
-    async def disconnect(self, *, sid: str) -> None:
+    async def disconnect(self, *, sid: str, seat_key: str | None = None, anonymous: bool = False) -> None:
         if sid in self.members:
             await self._leave_socket(sid, explicit=False)
+        if anonymous and seat_key is not None:
+            # Without a session nothing can resume this connection's seats (the
+            # one it played in, and any it left when switching arenas): give
+            # them up now rather than holding them for the grace period.
+            for arena in list(self.arenas.values()):
+                seat = arena.seats.get(seat_key)
+                if seat is not None and seat.anonymous and not seat.sids:
+                    self._remove_seat(arena, seat)
+                    await self._report_online(arena)
 
     async def _leave_socket(self, sid: str, *, explicit: bool) -> None:
         member = self.members.pop(sid, None)
@@ -406,6 +462,8 @@ class Engine:
                     arena.emit_seconds += time.thread_time() - sent
                 if not arena.seats and not arena.spectators and not arena.dirty:
                     arena.task = None
+                    if arena.deleted:
+                        self._forget_arena(arena)
                     return  # nobody left: the loop restarts with the next join
             except asyncio.CancelledError:
                 raise
@@ -430,6 +488,12 @@ class Engine:
         if arena.pending_resize and not arena.seats:
             self._rebuild(arena)
 
+    def _forget_arena(self, arena: ArenaRuntime) -> None:
+        """Drop a deleted arena nobody is in any more (a join then gets not_found)."""
+        if self.arenas.get(arena.slug) is arena and not arena.seats and not arena.spectators:
+            del self.arenas[arena.slug]
+            self._online.pop(arena.slug, None)
+
     def _rebuild(self, arena: ArenaRuntime) -> None:
         info = arena.info
         arena.state = rules.new_game(width=info.width, height=info.height, coins=info.coins, rng=arena.rng)
@@ -439,6 +503,8 @@ class Engine:
     async def _flush_scores(self, arena: ArenaRuntime) -> None:
         entries = [(pid, name, score) for pid, (name, score) in arena.pending_scores.items()]
         arena.pending_scores = {}
+        if arena.deleted:
+            return
         try:
             changed = await self.record_scores(arena.info.id, entries)
             if changed and arena.connections():
@@ -450,6 +516,7 @@ class Engine:
             log.exception("grid game arena %s: could not record high scores", arena.slug)
             for pid, name, score in entries:  # retry with the next flush
                 arena.pending_scores.setdefault(pid, (name, score))
+            arena.keep_best_pending(MAX_PENDING_SCORES)
 
     # ----- admin changes ----------------------------------------------------
     async def poll_config(self) -> None:
@@ -460,17 +527,24 @@ class Engine:
         fresh = await self.load_revisions(slugs)
         # Only the arenas asked about: others may have been loaded while we awaited.
         for slug in slugs:
-            arena = self.arenas[slug]
+            arena = self.arenas.get(slug)
+            if arena is None:
+                continue  # dropped while we awaited
             info = fresh.get(slug)
-            if info is None:  # deleted in the admin: behaves as closed
+            if info is None:  # deleted in the admin: behaves as closed, dropped once empty
+                arena.deleted = True
+                arena.pending_scores = {}
                 if arena.info.is_open:
                     arena.info = ArenaInfo(**{**_asdict(arena.info), "is_open": False})
                     arena.dirty = True
-                    if arena.connections():
-                        self._ensure_loop(arena)
+                if arena.connections():
+                    self._ensure_loop(arena)
+                elif arena.task is None or arena.task.done():
+                    self._forget_arena(arena)
                 continue
-            if info.revision == arena.info.revision:
+            if info.revision == arena.info.revision and info.id == arena.info.id:
                 continue
+            arena.deleted = False
             old = arena.info
             arena.info = info
             if (info.width, info.height, info.coins) != (old.width, old.height, old.coins):

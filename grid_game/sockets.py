@@ -57,6 +57,8 @@ class GridGameNamespace(BaseNamespace):
             record_scores=self._record_scores,
             top_scores=self._top_scores,
             online_changed=self._online_changed,
+            is_connected=self._is_connected,
+            anonymous_seats=settings.GAME_ANONYMOUS_SEATS,
             hz=settings.GAME_TICK_HZ,
             grace_seconds=settings.GAME_SEAT_GRACE_SECONDS,
             idle_seconds=settings.GAME_IDLE_SECONDS,
@@ -68,6 +70,11 @@ class GridGameNamespace(BaseNamespace):
                           to: str | None = None) -> None:
         # An arena lives in this process, so do its players: no cross-worker queue.
         await self.emit(event, data, room=room, to=to, ignore_queue=True)
+
+    def _is_connected(self, sid: str) -> bool:
+        # The base namespace forgets a connection's identity right after its
+        # disconnect hook, so this is False from then on.
+        return sid in self._identities
 
     async def _load_arena(self, slug: str) -> ArenaInfo | None:
         return await db(selectors.arena_get, slug=slug)
@@ -89,7 +96,10 @@ class GridGameNamespace(BaseNamespace):
             await self.presence.join(key)
         for _ in range(previous - count):
             await self.presence.leave(key)
-        self._online_published[slug] = count
+        if count:
+            self._online_published[slug] = count
+        else:
+            self._online_published.pop(slug, None)  # no entry per arena nobody plays in
 
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
@@ -111,7 +121,7 @@ class GridGameNamespace(BaseNamespace):
         await self.engine.stop()
 
     async def disconnected(self, sid: str, identity: Identity, reason: str) -> None:
-        await self.engine.disconnect(sid=sid)
+        await self.engine.disconnect(sid=sid, seat_key=identity.key, anonymous=not identity.has_session)
 
     # ----- events --------------------------------------------------------
     async def on_join_game(self, sid: str, payload: JoinGamePayload) -> dict[str, Any]:
@@ -121,7 +131,7 @@ class GridGameNamespace(BaseNamespace):
         try:
             data = await self.engine.join(
                 sid=sid, seat_key=identity.key, player_id=identity.public_id, slug=payload.arena,
-                name=name, spectate=payload.spectate,
+                name=name, spectate=payload.spectate, anonymous=not identity.has_session,
             )
         except GameError as err:
             raise RealtimeError(err.code, err.message) from None

@@ -75,16 +75,11 @@ class LiveServer:
 
 class _ThreadedUvicorn:
     def __init__(self, app: object, port: int) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="on",
-            ws="websockets-sansio",
-            ws_per_message_deflate=False,
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
+        from votemap_site.serve import uvicorn_options
+
+        # The site's own uvicorn flags (WebSocket message limit included).
+        options = {**uvicorn_options(), "timeout_graceful_shutdown": 2}
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 
@@ -245,21 +240,55 @@ class ServerProcess:
                 self.kill()
 
 
-def start_server_process(*, env: dict[str, str], log_path: Path, port: int | None = None) -> ServerProcess:
-    """Run `uvicorn votemap_site.asgi:application` in a subprocess and wait for /healthz."""
+# ----- environments of child processes ----------------------------------
+# Every setting of the site is read from the environment, so a variable left in
+# the developer's shell (a DATABASE_URL, a REDIS_URL, a fan-out channel, a rate
+# limit, another .env) would silently point a server started by a test at other
+# state. Child processes get none of them: a test passes the ones it means
+# (`env=`). tests/core/test_hermetic.py checks that every variable settings.py
+# reads is covered here.
+SITE_VARIABLE_PREFIXES = (
+    "DJANGO_", "DATABASE_", "SQLITE_", "REDIS_", "SOCKETIO_", "MESSAGE_QUEUE_", "RABBITMQ_", "AMQP_",
+    "SESSION_", "RATE_LIMIT_", "PRESENCE_", "LOBBY_", "DASHBOARD_", "CHAT_", "GAME_", "FORWARDED_",
+    # libpq fills in whatever a PostgreSQL URL leaves out from these
+    "PG",
+)
+# Set by pytest for its own process; a server must behave as it does in production.
+TEST_RUN_VARIABLES = {"PYTEST_VERSION", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS"}
+# What every server and migration started by a test runs with.
+CHILD_SETTINGS = {
+    "DJANGO_DEBUG": "False",
+    "DJANGO_SECRET_KEY": "test-secret-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_ENV_FILE": "",  # neither the developer's .env nor tests/test.env
+}
+
+
+def redirects_state(name: str) -> bool:
+    return name.startswith(SITE_VARIABLE_PREFIXES) or name in TEST_RUN_VARIABLES
+
+
+def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any site setting, plus the test settings and `env`."""
+    inherited = {name: value for name, value in os.environ.items() if not redirects_state(name)}
+    return {**inherited, **CHILD_SETTINGS, **(env or {})}
+
+
+def start_server_process(*, env: dict[str, str], log_path: Path, port: int | None = None,
+                         command: list[str] | None = None) -> ServerProcess:
+    """Run the site (`python -m votemap_site.serve`, or `command` + host and port options)
+    in a subprocess and wait for /healthz."""
     import urllib.request
 
     port = port or free_port()
-    full_env = {**os.environ, "DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "test-secret-" + "x" * 40,
-                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_ENV_FILE": "",
-                # workers of one test run share a fan-out channel; other runs never see it
-                "SOCKETIO_REDIS_CHANNEL": f"votemap-test-{os.getpid()}",
-                "REDIS_KEY_PREFIX": f"vmtest{os.getpid()}:", **env}
+    full_env = child_environment({
+        # workers of one test run share a fan-out channel; other runs never see it
+        "SOCKETIO_REDIS_CHANNEL": f"votemap-test-{os.getpid()}",
+        "REDIS_KEY_PREFIX": f"vmtest{os.getpid()}:", **env})
     log = open(log_path, "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "votemap_site.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio",
-         "--ws-per-message-deflate", "false", "--log-level", "warning"],
+        [*(command or [sys.executable, "-m", "votemap_site.serve"]), "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
@@ -278,19 +307,42 @@ def start_server_process(*, env: dict[str, str], log_path: Path, port: int | Non
 
 def migrate_database(env: dict[str, str]) -> None:
     """Run migrations (with the initial data) against the database in `env`."""
-    full_env = {**os.environ, "DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "test-secret-" + "x" * 40,
-                "DJANGO_ENV_FILE": "", **env}
+    full_env = child_environment(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
                    cwd=ROOT, env=full_env, check=True, timeout=180)
 
 
 # ----- browser -----------------------------------------------------------
+BUILD_DIR = ROOT / "votemap_site" / "static" / "build"
+
+
+def frontend_sources_hash(root: Path = ROOT) -> str:
+    """What frontend/build.mjs records in build/sources.sha256 (the same recipe)."""
+    import hashlib
+
+    files = [*(p for p in (root / "frontend" / "src").rglob("*") if p.is_file()),
+             root / "frontend" / "build.mjs", root / "package-lock.json"]
+    names = sorted(p.relative_to(root).as_posix() for p in files)
+    lines = "".join(f"{name}\0{hashlib.sha256((root / name).read_bytes()).hexdigest()}\n" for name in names)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def check_bundle_is_current(root: Path = ROOT) -> None:
+    """Fail (never skip) when the bundle was not built from the current sources."""
+    recorded_file = root / BUILD_DIR.relative_to(ROOT) / "sources.sha256"
+    recorded = recorded_file.read_text().strip() if recorded_file.exists() else None
+    if recorded != frontend_sources_hash(root):
+        pytest.fail(f"{BUILD_DIR.relative_to(ROOT)} was not built from the current frontend/src, "
+                    "frontend/build.mjs and package-lock.json: run `npm run build` (`make test` does)")
+
+
 @pytest.fixture(scope="session")
 def browser_available() -> None:
     need(Path(CHROMIUM).exists(), f"Chromium at {CHROMIUM} (apt install chromium)")
     need(shutil.which("node") is not None, "Node.js")
     need((ROOT / "node_modules" / "playwright-core").is_dir(), "playwright-core (npm ci)")
-    need((ROOT / "votemap_site" / "static" / "build" / "landing.js").exists(), "the front-end build (npm run build)")
+    need((BUILD_DIR / "landing.js").exists(), "the front-end build (npm run build)")
+    check_bundle_is_current()
 
 
 def run_browser_script(script: str, *, base_url: str, timeout: float = 90, **params: object) -> dict:
@@ -298,7 +350,7 @@ def run_browser_script(script: str, *, base_url: str, timeout: float = 90, **par
 
     Parameters reach the script as the JSON in env E2E_PARAMS; BASE_URL is the live server.
     """
-    env = {**os.environ, "BASE_URL": base_url, "CHROMIUM_PATH": CHROMIUM, "E2E_PARAMS": json.dumps(params)}
+    env = {**child_environment(), "BASE_URL": base_url, "CHROMIUM_PATH": CHROMIUM, "E2E_PARAMS": json.dumps(params)}
     proc = subprocess.run(
         ["node", str(ROOT / "tests" / "e2e" / f"{script}.mjs")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,

@@ -1,4 +1,5 @@
-"""ASGI entry point: `uvicorn votemap_site.asgi:application`.
+"""ASGI entry point: `python -m votemap_site.serve` (uvicorn with the site's flags; plain
+`uvicorn votemap_site.asgi:application` works too, without the WebSocket message limit).
 
 Django's ASGI app is built FIRST (it sets up the app registry), then the
 realtime server is imported (its namespaces import models), then both are

@@ -28,3 +28,17 @@ def check_message_queue() -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}"
     return None
+
+
+def realtime_status() -> dict[str, object] | None:
+    """The realtime server of this process (broadcast path, edge), or None when none runs here."""
+    from votemap_site.realtime.server import current
+
+    try:
+        server = current()
+    except RuntimeError:
+        return None
+    return {
+        "broadcast": server.broadcast_status(),
+        "edge": {"connections": len(server.sio.edge.connections), "closed_by_edge": server.sio.edge.aborted},
+    }

@@ -19,8 +19,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A local .env (written by `make` from .env.example on first use) is read when
-# present; real environment variables always win over it.
-ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
+# present; real environment variables always win over it. Under pytest (which
+# sets PYTEST_VERSION for its run) the committed tests/test.env is read instead:
+# a developer's .env (a PostgreSQL URL, a Redis, other limits) must never change
+# what the test suite sees. DJANGO_ENV_FILE names another file; empty: none.
+_DEFAULT_ENV_FILE = BASE_DIR / ("tests/test.env" if os.environ.get("PYTEST_VERSION") else ".env")
+ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(_DEFAULT_ENV_FILE))
 if ENV_FILE and Path(ENV_FILE).is_file():
     environ.Env.read_env(ENV_FILE, overwrite=False)
 
@@ -208,16 +212,44 @@ if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRAN
 # one process (docs/deployment.md). Empty: everything on /socket.io/.
 GAME_SOCKETIO_PATH = env.str("GAME_SOCKETIO_PATH", default="").strip("/")
 SOCKETIO_NAMESPACE_PATHS = {"/grid-game": GAME_SOCKETIO_PATH} if GAME_SOCKETIO_PATH else {}
+# How broadcasts reach this process's clients (votemap_site/realtime/broadcast.py):
+# direct (pre-built WebSocket frames; falls back to loop with untested library
+# versions or on any error), loop (python-socketio's and engine.io's public API
+# in one task-free loop) or stock (python-socketio's managers unchanged).
+SOCKETIO_BROADCAST_PATH = env.str("SOCKETIO_BROADCAST_PATH", default="direct")
+if SOCKETIO_BROADCAST_PATH not in {"direct", "loop", "stock"}:
+    raise ImproperlyConfigured("SOCKETIO_BROADCAST_PATH takes direct, loop or stock")
+# Addresses whose X-Forwarded-For / X-Forwarded-Proto uvicorn trusts (the
+# proxy in front of the site; `python -m votemap_site.serve` passes it on).
+FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1")
 # Redis carries the cross-worker fan-out and the shared counters when set.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Pub/sub channel of the Socket.IO fan-out: sites sharing one Redis need their own.
 SOCKETIO_REDIS_CHANNEL = env.str("SOCKETIO_REDIS_CHANNEL", default="votemap-socketio")
 # Prefix of every Redis key the site writes (presence, locks).
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="vm:")
-# Rate-limit escalation: a connection refused this many times within
-# RATE_LIMIT_FLOOD_WINDOW seconds is disconnected.
+# Rate-limit escalation: an Engine.IO connection refused (or sending malformed
+# packets) this many times within RATE_LIMIT_FLOOD_WINDOW seconds is closed, whole.
 RATE_LIMIT_FLOOD_STRIKES = env.int("RATE_LIMIT_FLOOD_STRIKES", default=50)
 RATE_LIMIT_FLOOD_WINDOW = env.float("RATE_LIMIT_FLOOD_WINDOW", default=10.0)
+# The edge (votemap_site/realtime/edge.py; numbers and reasons in .env.example).
+# New Engine.IO connections per second from one address without a session
+# cookie (0: no ceiling). Browsers with a session are never limited by address.
+SOCKETIO_MAX_NEW_CONNECTIONS_PER_ADDRESS = env.float("SOCKETIO_MAX_NEW_CONNECTIONS_PER_ADDRESS", default=50.0)
+# Cookie-less connections from one address share one event bucket this many
+# times a connection's (0: each connection has only its own).
+RATE_LIMIT_ADDRESS_MULTIPLIER = env.float("RATE_LIMIT_ADDRESS_MULTIPLIER", default=10.0)
+# Namespace CONNECT packets per Engine.IO connection.
+SOCKETIO_NAMESPACE_CONNECT_RATE = env.float("SOCKETIO_NAMESPACE_CONNECT_RATE", default=1.0)
+SOCKETIO_NAMESPACE_CONNECT_BURST = env.int("SOCKETIO_NAMESPACE_CONNECT_BURST", default=8)
+# An Engine.IO connection with no namespace for this long is closed.
+SOCKETIO_NAMESPACE_JOIN_TIMEOUT = env.float("SOCKETIO_NAMESPACE_JOIN_TIMEOUT", default=5.0)
+# Outgoing data waiting for one connection: over either cap, or not drained for
+# SOCKETIO_SEND_STALL_SECONDS (WebSocket; long-polling: the ping timeout), the
+# connection is aborted.
+SOCKETIO_MAX_QUEUED_PACKETS = env.int("SOCKETIO_MAX_QUEUED_PACKETS", default=512)
+SOCKETIO_MAX_QUEUED_BYTES = env.int("SOCKETIO_MAX_QUEUED_BYTES", default=256 * 1024)
+SOCKETIO_SEND_STALL_SECONDS = env.float("SOCKETIO_SEND_STALL_SECONDS", default=5.0)
 # How often a worker publishes its connection counts to the other workers.
 PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5.0)
 
@@ -260,6 +292,12 @@ DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 CHAT_MESSAGE_RATE = env.float("CHAT_MESSAGE_RATE", default=3.0)
 CHAT_MESSAGE_BURST = env.int("CHAT_MESSAGE_BURST", default=5)
 CHAT_TRENDING_WINDOW_SECONDS = env.int("CHAT_TRENDING_WINDOW_SECONDS", default=600)
+# A word trends only when this many distinct senders (browser sessions) used it.
+CHAT_TRENDING_MIN_SENDERS = env.int("CHAT_TRENDING_MIN_SENDERS", default=2)
+# Distinct words a room's trending window keeps (per worker).
+CHAT_TRENDING_MAX_TOKENS = env.int("CHAT_TRENDING_MAX_TOKENS", default=5000)
+# Rooms one connection may be in at once.
+CHAT_MAX_ROOMS_PER_CONNECTION = env.int("CHAT_MAX_ROOMS_PER_CONNECTION", default=20)
 
 # --- grid game ----------------------------------------------------------
 GAME_TICK_HZ = env.float("GAME_TICK_HZ", default=20.0)
@@ -267,6 +305,11 @@ GAME_MOVE_RATE = env.float("GAME_MOVE_RATE", default=15.0)
 GAME_MOVE_BURST = env.int("GAME_MOVE_BURST", default=20)
 GAME_SEAT_GRACE_SECONDS = env.float("GAME_SEAT_GRACE_SECONDS", default=30.0)
 GAME_IDLE_SECONDS = env.float("GAME_IDLE_SECONDS", default=300.0)
+# Seats per arena that connections without a Django session (scripts, not
+# browsers) may hold; beyond it they can only watch. See .env.example for why 4.
+GAME_ANONYMOUS_SEATS = env.int("GAME_ANONYMOUS_SEATS", default=4)
+if GAME_ANONYMOUS_SEATS < 0:
+    raise ImproperlyConfigured("GAME_ANONYMOUS_SEATS must be 0 or more")
 # How often running arenas pick up admin changes (open/closed, max players).
 GAME_CONFIG_POLL_SECONDS = env.float("GAME_CONFIG_POLL_SECONDS", default=1.0)
 # Empty: coins and start cells from fresh randomness; any text replays them.

@@ -24,7 +24,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         ),
     }
     healthy = database is None and queue is None
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    realtime = health.realtime_status()
+    if realtime is not None:
+        body["realtime"] = realtime
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        body,
         status=200 if healthy else 503,
     )

@@ -36,9 +36,11 @@ def measure(size: int, rounds: int, per_round: int) -> dict:
     rng = random.Random(size)
     vocab = words(size, rng, "v")
     fresh = words(5000, rng, "f")
-    window = TrendingWindow(window=600, max_tokens=size + rounds * per_round * 12 + 1000)
+    capacity = size + rounds * per_round * 12 + 1000
+    window = TrendingWindow(window=600, max_tokens=capacity, max_words_per_sender=capacity,
+                            max_uses=4 * capacity)
     for i in range(0, size, 50):
-        window.add(" ".join(vocab[i:i + 50]), now=0.0)
+        window.add(" ".join(vocab[i:i + 50]), now=0.0, sender=f"filler{i}")
     assert len(window) == size
     messages = [
         " ".join(rng.choice(vocab) for _ in range(6)) + " " + " ".join(rng.choice(fresh) for _ in range(6))
@@ -49,9 +51,9 @@ def measure(size: int, rounds: int, per_round: int) -> dict:
     ops0 = window.operations
     for _ in range(rounds):
         t0 = time.perf_counter()
-        for text in messages:
+        for n, text in enumerate(messages):
             now += 0.001
-            window.add(text, now=now)
+            window.add(text, now=now, sender=f"sender{n % 100}")
         add_us.append((time.perf_counter() - t0) / per_round * 1e6)
         t0 = time.perf_counter()
         for _ in range(100):

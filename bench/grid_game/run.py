@@ -46,6 +46,9 @@ def site_env(db_path: Path) -> dict[str, str]:
         "SQLITE_PATH": str(db_path),
         "REDIS_URL": "",
         "GAME_IDLE_SECONDS": "3600",
+        # The load generator's clients have no session cookie: lift the cap on
+        # anonymous seats so every simulated player gets one.
+        "GAME_ANONYMOUS_SEATS": "1000",
     }
 
 

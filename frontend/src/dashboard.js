@@ -220,10 +220,13 @@ async function vote(direction, { code = selected, bot = false } = {}) {
         showFeedback(ui.feedback, interpolate(gettext("Offline: the vote for %(name)s goes out when the connection is back."), { name }, true), "warn");
       }
     },
-    onRetry: () => {
-      if (seq === feedbackSeq) {
-        showFeedback(ui.feedback, interpolate(gettext("No answer yet, sending the vote for %(name)s again…"), { name }, true), "warn");
-      }
+    onRetry: (attempt, { code: reason } = {}) => {
+      if (seq !== feedbackSeq) return;
+      // `internal`: the server could not store it yet (it says to retry with the same vote_id).
+      const text = reason === "internal"
+        ? gettext("Saving your vote for %(name)s… retrying.")
+        : gettext("No answer yet, sending the vote for %(name)s again…");
+      showFeedback(ui.feedback, interpolate(text, { name }, true), "warn");
     },
   });
   button.classList.remove("is-sending");
@@ -238,7 +241,10 @@ async function vote(direction, { code = selected, bot = false } = {}) {
     showFeedback(ui.feedback, interpolate(text, { name, votes: votesText(Number(votes) || 0) }, true), "ok");
     ui.feedback.dataset.result = "ok";
   } else {
-    showFeedback(ui.feedback, describeError(reply.error), reply.error?.code === "rate_limited" ? "warn" : "bad");
+    const text = reply.gaveUp && reply.error?.code === "internal"
+      ? interpolate(gettext("Your vote for %(name)s could not be saved after several tries. Please vote again in a moment."), { name }, true)
+      : describeError(reply.error);
+    showFeedback(ui.feedback, text, reply.error?.code === "rate_limited" ? "warn" : "bad");
     ui.feedback.dataset.result = reply.error?.code || "error";
   }
   return reply;

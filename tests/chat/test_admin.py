@@ -16,7 +16,7 @@ def staff_client(client, django_user_model):
 
 
 def post(room, text):
-    return services.message_post(room_id=room.id, room_slug=room.slug, author="Ana", color="#0b57d0",
+    return services.message_post(room_id=room.id, room_slug=room.slug, author="Ana",
                                  sender_key="k", text=text)[0]["id"]
 
 
@@ -64,3 +64,18 @@ def test_non_staff_cannot_moderate(client, rooms, django_user_model):
     user = django_user_model.objects.create_user("visitor", password="pw-123456789")
     client.force_login(user)
     assert client.get("/admin/chat/message/").status_code == 302
+
+
+def test_staff_nicknames_are_listed_and_can_be_released(staff_client, django_user_model):
+    from chat.models import StaffNickname
+    from chat.selectors import nickname_reserved_keys
+
+    user = django_user_model.objects.get(username="boss")
+    services.staff_nickname_record(user_id=user.id, nickname="La Jefa")
+    html = staff_client.get("/admin/chat/staffnickname/").content.decode()
+    assert "La Jefa" in html
+    assert "la jefa" in nickname_reserved_keys()
+    reservation = StaffNickname.objects.get(user=user)
+    response = staff_client.post(f"/admin/chat/staffnickname/{reservation.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert "la jefa" not in nickname_reserved_keys()

@@ -3,8 +3,9 @@
 import uuid
 
 import pytest
+from hypothesis import given, strategies as st
 
-from chat import selectors, services
+from chat import selectors, senders, services
 from chat.models import Message, ModerationEvent
 from votemap_site.realtime.errors import RealtimeError
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def post(room, text="hola gatos", **kwargs):
-    defaults = dict(room_id=room.id, room_slug=room.slug, author="Ana", color="#0b57d0", sender_key="k1")
+    defaults = dict(room_id=room.id, room_slug=room.slug, author="Ana", sender_key="k1")
     return services.message_post(text=text, **{**defaults, **kwargs})
 
 
@@ -20,7 +21,9 @@ def test_post_stores_and_returns_the_message(rooms):
     message, created = post(rooms["cats"], text="  Hola\r\n gatos  ")
     assert created
     assert message["text"] == "Hola\n gatos"
-    assert message["room"] == "cats" and message["author"] == "Ana" and message["color"] == "#0b57d0"
+    assert message["room"] == "cats" and message["author"] == "Ana"
+    assert message["color"] == senders.sender_color("k1") and message["tag"] == senders.sender_tag("k1")
+    assert message["staff"] is False
     assert message["created_at"].endswith("Z") and len(message["created_at"]) == 24
     assert Message.objects.get(id=message["id"]).text == "Hola\n gatos"
 
@@ -62,8 +65,7 @@ def test_closed_room_refuses_messages(rooms):
 
 def test_unknown_room_is_not_found(rooms):
     with pytest.raises(RealtimeError) as info:
-        services.message_post(room_id=10_000, room_slug="nope", author="a", color="#000000",
-                              sender_key="k", text="hola")
+        services.message_post(room_id=10_000, room_slug="nope", author="a", sender_key="k", text="hola")
     assert info.value.code == "not_found"
 
 
@@ -88,11 +90,37 @@ def _luminance(hex_colour):
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
-def test_colours_are_stable_and_readable():
-    assert services.nickname_color("Ana") == services.nickname_color("ana") == services.nickname_color("Ana")
-    assert len({services.nickname_color(f"user{i}") for i in range(200)}) == len(services.PALETTE)
-    for colour in services.PALETTE:
+def test_colours_are_per_sender_stable_and_readable():
+    assert senders.sender_color("k1") == senders.sender_color("k1")
+    assert len({senders.sender_color(f"sender{i}") for i in range(200)}) == len(senders.PALETTE)
+    for colour in senders.PALETTE + (senders.STAFF_COLOR,):
         assert (1.05) / (_luminance(colour) + 0.05) >= 4.5, colour
+    # The staff colour is theirs alone.
+    assert senders.STAFF_COLOR not in senders.PALETTE
+    assert senders.sender_color("k1", staff=True) == senders.STAFF_COLOR
+
+
+@given(st.text(min_size=1, max_size=32))
+def test_tags_are_short_and_readable(key):
+    tag = senders.sender_tag(key)
+    assert len(tag) == 4 and set(tag) <= set(senders.TAG_ALPHABET)
+    assert not set(tag) & set("ilou")
+
+
+def test_tags_tell_senders_apart():
+    tags = {senders.sender_tag(f"{i:016x}") for i in range(2000)}
+    # 20 bits: 2000 senders share hardly any tag (about 2 pairs expected).
+    assert len(tags) >= 1990
+
+
+def test_colour_and_tag_come_from_the_sender_not_the_nickname(rooms):
+    a, _ = post(rooms["cats"], author="Moderator", sender_key="stranger1")
+    b, _ = post(rooms["cats"], author="Moderator", sender_key="stranger2")
+    staff, _ = post(rooms["cats"], author="Moderator", sender_key="boss", staff=True)
+    assert a["author"] == b["author"] == staff["author"]
+    assert a["tag"] != b["tag"] != staff["tag"]
+    assert staff["staff"] is True and staff["color"] == senders.STAFF_COLOR
+    assert senders.STAFF_COLOR not in (a["color"], b["color"])
 
 
 def test_default_nickname_is_stable_and_valid():
@@ -100,6 +128,44 @@ def test_default_nickname_is_stable_and_valid():
     assert a == services.nickname_default(seed="s:abc")
     assert services.nickname_clean(a) == a
     assert len({services.nickname_default(seed=f"s:{i}") for i in range(100)}) > 90
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(username="Moderadora", password="x", is_staff=True)
+
+
+@pytest.mark.parametrize(
+    "value", ["Moderadora", "moderadora", " MODERADORA ", "Ｍｏｄｅｒａｄｏｒａ", "La Jefa", "LA JEFA", "ｌａ ｊｅｆａ"]
+)
+def test_staff_names_are_reserved(staff_user, value):
+    services.staff_nickname_record(user_id=staff_user.id, nickname="La Jefa")
+    with pytest.raises(RealtimeError) as info:
+        services.nickname_claim(value=value, is_staff=False, user_id=None)
+    assert info.value.code == "invalid"
+    assert info.value.to_ack()["error"]["reason"] == "nickname_reserved"
+    assert "reserved" in info.value.message
+
+
+def test_staff_may_take_any_name_and_it_becomes_reserved(staff_user, django_user_model):
+    assert services.nickname_claim(value="Ana", is_staff=False, user_id=None) == "Ana"
+    assert services.nickname_claim(value="Ana", is_staff=True, user_id=staff_user.id) == "Ana"
+    with pytest.raises(RealtimeError):
+        services.nickname_claim(value="ana", is_staff=False, user_id=None)
+    # One reserved nickname per staff user: the latest.
+    services.nickname_claim(value="Boss", is_staff=True, user_id=staff_user.id)
+    assert services.nickname_claim(value="Ana", is_staff=False, user_id=None) == "Ana"
+    assert selectors.nickname_reserved_keys() == {"moderadora", "boss"}
+    # A user who is no longer staff reserves nothing.
+    django_user_model.objects.filter(id=staff_user.id).update(is_staff=False)
+    assert selectors.nickname_reserved_keys() == frozenset()
+    assert services.nickname_claim(value="Moderadora", is_staff=False, user_id=None) == "Moderadora"
+
+
+def test_default_nicknames_avoid_reserved_names():
+    first = services.nickname_default(seed="s:abc")
+    other = services.nickname_default(seed="s:abc", reserved=frozenset({senders.nickname_fold(first)}))
+    assert other != first and services.nickname_clean(other) == other
 
 
 def test_newest_and_older_pages(rooms):

@@ -268,3 +268,90 @@ async def test_redis_fan_out_reaches_clients_of_another_worker(probe_namespace, 
         for runner in runners:
             runner.stop()
 
+
+
+# ----- the delivery path (SOCKETIO_BROADCAST_PATH) ------------------------------------
+def test_direct_path_needs_the_tested_library_versions(monkeypatch):
+    from votemap_site.realtime import broadcast
+
+    assert broadcast.choose_path("direct")[0] == "direct"  # the pinned versions are the tested ones
+    monkeypatch.setitem(broadcast.TESTED_VERSIONS, "websockets", "0.0-other")
+    path, why = broadcast.choose_path("direct")
+    assert path == "loop" and "websockets" in why and "0.0-other" in why
+    assert broadcast.choose_path("stock") == ("stock", "SOCKETIO_BROADCAST_PATH=stock")
+    with pytest.raises(ValueError):
+        broadcast.choose_path("fastest")
+
+
+@pytest.fixture
+def path_site(probe_namespace, settings, request):
+    settings.SOCKETIO_BROADCAST_PATH = request.param
+    return request.getfixturevalue("live_site")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path_site", ["loop", "stock"], indirect=True)
+async def test_every_path_delivers_every_broadcast_in_order(path_site, sio_client):
+    site = path_site
+    path = site.realtime.broadcast_path
+    listeners = [await sio_client(PROBE) for _ in range(3)] + [await sio_client(PROBE, transports=["polling"])]
+    sender = listeners[0]
+    for i in range(5):
+        assert (await sender.call("shout", {"text": str(i)}))["ok"]
+    for client in listeners:
+        assert [(await receive_event(client, "heard"))["text"] for _ in range(5)] == [str(i) for i in range(5)]
+    manager = site.realtime.sio.manager
+    if path == "loop":
+        assert isinstance(manager, FastAsyncManager) and manager.stats.direct == 0
+        assert manager.stats.queued >= 5 * 4
+        assert site.realtime.sio.direct_packets == 0
+    else:
+        assert type(manager) is socketio.AsyncManager
+    status = site.realtime.broadcast_status()
+    assert status["path"] == path and status["chosen"] == path
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_error_in_the_direct_path_still_reaches_everyone_and_turns_it_off(
+        probe_site, sio_client, monkeypatch, caplog):
+    from votemap_site.realtime import broadcast
+
+    listeners = [await sio_client(PROBE) for _ in range(6)]
+    sender = listeners[0]
+    real = broadcast._direct_target
+    calls = {"n": 0}
+
+    def breaks_after_two(sock):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise AttributeError("'WebSocketsSansIOProtocol' object has no attribute 'writable'")
+        return real(sock)
+
+    monkeypatch.setattr(broadcast, "_direct_target", breaks_after_two)
+    with caplog.at_level("WARNING"):
+        assert (await sender.call("shout", {"text": "after the upgrade"}, timeout=10))["ok"]
+        for client in listeners:  # not only the first recipients
+            assert await receive_event(client, "heard") == {"text": "after the upgrade"}
+        assert (await sender.call("shout", {"text": "and later"}, timeout=10))["ok"]
+        for client in listeners:
+            assert await receive_event(client, "heard") == {"text": "and later"}
+    manager = probe_site.realtime.sio.manager
+    assert manager.path == "loop"
+    warnings = [r for r in caplog.records if "direct frames turned off" in r.getMessage()]
+    assert len(warnings) == 1
+    status = probe_site.realtime.broadcast_status()
+    assert status["path"] == "loop" and status["chosen"] == "direct" and "turned off" in status["reason"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_healthz_says_which_path_is_in_use(probe_site):
+    import json
+    import urllib.request
+
+    def get() -> dict:
+        with urllib.request.urlopen(probe_site.url + "/healthz", timeout=5) as response:
+            return json.loads(response.read())
+
+    body = await asyncio.to_thread(get)
+    broadcast_status = body["realtime"]["broadcast"]
+    assert broadcast_status["path"] == "direct" and "tested library versions" in broadcast_status["reason"]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, redirects_state
 
 PRODUCTION_ENV = {
     "DJANGO_DEBUG": "False",
@@ -22,7 +22,7 @@ PRODUCTION_ENV = {
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    clean = {k: v for k, v in os.environ.items() if not redirects_state(k)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT, env={**clean, "DJANGO_ENV_FILE": "", **env}, capture_output=True, text=True, timeout=120,
@@ -57,7 +57,7 @@ def test_database_url_switches_to_postgresql() -> None:
         "import django, os; django.setup(); from django.conf import settings; "
         "print(settings.DATABASES['default']['ENGINE'])"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    clean = {k: v for k, v in os.environ.items() if not redirects_state(k)}
     env = {**clean, "DJANGO_ENV_FILE": "", "DJANGO_DEBUG": "True", "DJANGO_SETTINGS_MODULE": "votemap_site.settings",
            "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/votemap"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

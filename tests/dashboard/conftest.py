@@ -26,9 +26,18 @@ def provinces(db):
     provinces_seed()
 
 
+def grant(user, codename="change_votingstate"):
+    """Give `user` a model permission (the one the admin's reset action needs by default)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="dashboard", codename=codename))
+    return user
+
+
 @pytest.fixture
 def staff_user(db, django_user_model):
-    return django_user_model.objects.create_user("organiser", password="pw-for-tests-only", is_staff=True)
+    """A staff user with the rights of the admin's "Reset ALL votes" action."""
+    return grant(django_user_model.objects.create_user("organiser", password="pw-for-tests-only", is_staff=True))
 
 
 @pytest.fixture

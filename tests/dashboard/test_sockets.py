@@ -228,6 +228,75 @@ async def test_staff_reset_sends_everyone_a_zero_snapshot(provinces, staff_user,
     assert vote["data"] == {"province": "28", "votes": 1, "version": ack["data"]["version"] + 1}
 
 
+def _log_out(user, session_key):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    SessionStore(session_key).flush()  # what django.contrib.auth.logout does
+
+
+def _demote(user, session_key):
+    user.is_staff = False
+    user.save(update_fields=["is_staff"])
+
+
+def _deactivate(user, session_key):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def _remove_permission(user, session_key):
+    user.user_permissions.clear()
+
+
+def _change_password(user, session_key):
+    user.set_password("another-pw-for-tests")  # the session's auth hash no longer matches
+    user.save(update_fields=["password"])
+
+
+def _delete_user(user, session_key):
+    user.delete()
+
+
+@pytest.mark.parametrize("revoke", [_log_out, _demote, _deactivate, _remove_permission, _change_password,
+                                    _delete_user])
+async def test_reset_rights_are_checked_when_the_event_arrives(
+    provinces, staff_user, make_session, sio_client, revoke
+):
+    cookies = make_session(user=staff_user)
+    staff, _ = await connect(sio_client, cookies=cookies)
+    assert (await staff.call("reset_votes", {}))["ok"] is True  # privileged while the rights hold
+    await staff.call("vote", {"province": "28", "direction": "up"})
+    await sync_to_async(revoke)(staff_user, cookies["sessionid"])
+    ack = await staff.call("reset_votes", {})  # the same open socket
+    assert ack["ok"] is False and ack["error"]["code"] == "forbidden", ack
+    assert ack["error"]["message"]
+    assert await db_votes("28") == 1
+
+
+async def test_reset_needs_the_admin_reset_permission_or_a_superuser(
+    provinces, django_user_model, make_session, sio_client
+):
+    from tests.dashboard.conftest import grant
+
+    def users():
+        bare = django_user_model.objects.create_user("bare-staff", password="pw-for-tests-only", is_staff=True)
+        viewer = grant(django_user_model.objects.create_user("viewer", password="pw-for-tests-only",
+                                                             is_staff=True), "view_votingstate")
+        boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-for-tests-only")
+        return bare, viewer, boss
+
+    bare, viewer, boss = await sync_to_async(users)()
+    await (await connect(sio_client))[0].call("vote", {"province": "28", "direction": "up"})
+    for user in (bare, viewer):
+        client, _ = await connect(sio_client, cookies=make_session(user=user))
+        ack = await client.call("reset_votes", {})
+        assert ack["ok"] is False and ack["error"]["code"] == "forbidden", (user.username, ack)
+    assert await db_votes("28") == 1
+    superuser, _ = await connect(sio_client, cookies=make_session(user=boss))
+    assert (await superuser.call("reset_votes", {}))["ok"] is True
+    assert await db_votes("28") == 0
+
+
 async def test_rate_limited_with_retry_after(provinces, sio_client, settings):
     client, _ = await connect(sio_client)
     burst = settings.DASHBOARD_VOTE_BURST

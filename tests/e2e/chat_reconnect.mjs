@@ -19,10 +19,17 @@ await run(async (browser) => {
   await page.waitForSelector('#connection-badge[data-state="connected"]', { timeout: 15000 });
   await page.waitForFunction((n) => document.querySelectorAll(".chat-message").length >= n, PARAMS.after, { timeout: 15000 })
     .catch(() => {});
-  await new Promise((r) => setTimeout(r, 500));
+  // A barrier rather than a pause: the page's own message comes back on the
+  // same connection after anything the catch-up still had in flight.
+  await page.fill("#chat-input", PARAMS.last);
+  await page.press("#chat-input", "Enter");
+  await page.waitForFunction((text) => [...document.querySelectorAll(".chat-text")].some((p) => p.textContent === text),
+    PARAMS.last, { timeout: 15000 }).catch(() => {});
   return {
     ids: await page.$$eval(".chat-message", (lis) => lis.map((li) => Number(li.dataset.id))),
+    lastText: await page.$$eval(".chat-text", (ps) => ps.at(-1)?.textContent ?? null),
     errors: page.errors,
+    badge: await page.getAttribute("#connection-badge", "data-state"),
     badgeStates: await page.evaluate(() => window.__badgeStates),
   };
 });

@@ -24,7 +24,7 @@ await run(async (browser) => {
     await new Promise((r) => setTimeout(r, 350));
   }
   const shot = pages[2];
-  await shot.waitForFunction(() => document.querySelectorAll(".chat-word").length >= 8, null, { timeout: 8000 });
+  await shot.waitForFunction(() => document.querySelectorAll(".chat-word").length >= 8, null, { timeout: 15000 });
   await shot.fill("#chat-input", "¡Qué buena idea lo del rascador!");
   await new Promise((r) => setTimeout(r, 400));
   await shot.screenshot({ path: PARAMS.path });

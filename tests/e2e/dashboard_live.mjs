@@ -33,12 +33,20 @@ await run(async (browser) => {
   await bot.click("#vm-bot-toggle"); // pause it
   result.botText = await bot.textContent("#vm-bot-text");
   result.botStats = await bot.evaluate(() => ({ ...window.vmBot.stats, running: window.vmBot.running }));
-  await bot.waitForTimeout(1500); // let the last acks and deltas land
-  const botTotal = await bot.textContent("#vm-map").then(() => bot.evaluate(
-    () => [...document.querySelectorAll(".vm-label")].reduce((s, el) => s + Number(el.textContent || 0), 0)));
-  await present.waitForFunction((n) => document.querySelector("[data-vm-total]").textContent === String(n),
-    botTotal, { timeout: 5000 });
+  // A vote still in flight when the bot paused can land on both pages a little
+  // later: wait until the bot's page and the presenter agree on the total.
+  const mapTotal = () => bot.evaluate(
+    () => [...document.querySelectorAll(".vm-label")].reduce((s, el) => s + Number(el.textContent || 0), 0));
+  const presentTotal = () => present.evaluate(() => document.querySelector("[data-vm-total]").textContent);
+  let botTotal = await mapTotal();
+  let shown = await presentTotal();
+  for (const deadline = Date.now() + 20000; shown !== String(botTotal) && Date.now() < deadline;) {
+    await bot.waitForTimeout(50);
+    botTotal = await mapTotal();
+    shown = await presentTotal();
+  }
   result.botTotal = botTotal;
+  result.presentTotal = shown;
   result.presentTop = await present.$$eval("#vm-top li[data-code]", (lis) => lis.length);
   result.presentViewers = Number(await present.textContent("[data-vm-viewers]"));
 
@@ -60,8 +68,8 @@ await run(async (browser) => {
   await a.waitForSelector('#connection-badge[data-state="connected"]', { timeout: 20000 });
   await a.waitForSelector('#vm-feedback[data-result="ok"]', { timeout: 20000 });
   const converged = (n) => document.querySelector('.vm-label[data-code="15"]').textContent === String(n);
-  await a.waitForFunction(converged, start + 4, { timeout: 5000 });
-  await b.waitForFunction(converged, start + 4, { timeout: 5000 });
+  await a.waitForFunction(converged, start + 4, { timeout: 15000 });
+  await b.waitForFunction(converged, start + 4, { timeout: 15000 });
   result.afterReconnect = {
     a: Number(await a.textContent('.vm-label[data-code="15"]')),
     b: Number(await b.textContent('.vm-label[data-code="15"]')),
@@ -79,9 +87,9 @@ await run(async (browser) => {
   await staff.click("#vm-reset");
   await staff.waitForSelector('#vm-reset-feedback[data-tone="ok"]', { timeout: 10000 });
   result.resetFeedback = await staff.textContent("#vm-reset-feedback");
-  await present.waitForFunction(() => document.querySelector("[data-vm-total]").textContent === "0", null, { timeout: 5000 });
+  await present.waitForFunction(() => document.querySelector("[data-vm-total]").textContent === "0", null, { timeout: 15000 });
   await a.waitForFunction(() => [...document.querySelectorAll(".vm-label")].every((el) => el.textContent === "0"),
-    null, { timeout: 5000 });
+    null, { timeout: 15000 });
   result.presentTopAfterReset = await present.$$eval("#vm-top li[data-code]", (lis) => lis.length);
 
   result.errors = [present, bot, a, b, staff].flatMap((p) => p.errors)

@@ -29,7 +29,7 @@ await run(async (browser) => {
   await a.locator("#game-board").focus();
   await a.keyboard.press(key);
   // The mover's own page shows it at once (optimistic) and keeps it after the server's state.
-  await a.waitForFunction((x) => document.querySelector(".game-cell.is-you")?.dataset.x === String(x), expectedX, { timeout: 5000 });
+  await a.waitForFunction((x) => document.querySelector(".game-cell.is-you")?.dataset.x === String(x), expectedX, { timeout: 15000 });
   // The second page sees the move through the server.
   await b.waitForFunction(
     ([id, x, y]) => {
@@ -37,17 +37,37 @@ await run(async (browser) => {
       return p && p.x === x && p.y === y;
     },
     [youA.id, expectedX, youA.y],
-    { timeout: 5000 },
+    { timeout: 15000 },
   );
   const cellOnB = await b.evaluate(([x, y]) => {
     const cell = document.querySelector(`.game-cell[data-x="${x}"][data-y="${y}"]`);
     return { hasPlayer: cell.classList.contains("has-player"), label: cell.getAttribute("aria-label") };
   }, [expectedX, youA.y]);
-  // WASD and the on-screen buttons move too (server-confirmed position).
-  const before = await a.evaluate(() => window.gridGame.shown);
-  await a.locator('.game-pad [data-direction="down"]').click();
-  await a.keyboard.press("w");
-  await a.waitForTimeout(400);
+  // WASD and the on-screen buttons move too: each move is waited for in the
+  // server's state (down first, unless the bottom wall would stop it).
+  const serverAt = (x, y) => a.waitForFunction(([x, y]) => {
+    const g = window.gridGame;
+    const me = g.state.players.find((p) => p.id === g.youId);
+    return me && me.x === x && me.y === y;
+  }, [x, y], { timeout: 15000 }).then(() => true, () => false);
+  const pad = () => a.locator('.game-pad [data-direction="down"]').click();
+  const w = () => a.keyboard.press("w");
+  const steps = youA.y < rows - 1 ? [["pad", pad, youA.y + 1], ["w", w, youA.y]] : [["w", w, youA.y - 1], ["pad", pad, youA.y]];
+  // The page takes at most one move per MIN_MOVE_MS and ignores the others
+  // (nothing is sent): press again until the page shows the move as taken.
+  const shownY = () => a.evaluate(() => window.gridGame.shown?.y ?? null);
+  async function pressUntilTaken(press, y) {
+    for (const deadline = Date.now() + 15000; Date.now() < deadline;) {
+      await press();
+      if ((await shownY()) === y) return;
+      await a.waitForTimeout(50);
+    }
+  }
+  const confirmed = {};
+  for (const [name, press, y] of steps) {
+    await pressUntilTaken(press, y);
+    confirmed[name] = await serverAt(expectedX, y);
+  }
   const after = await a.evaluate(() => {
     const g = window.gridGame;
     const me = g.state.players.find((p) => p.id === g.youId);
@@ -83,7 +103,7 @@ await run(async (browser) => {
       return me && me.x === x;
     },
     [swipedTo],
-    { timeout: 5000 },
+    { timeout: 15000 },
   );
   const phoneErrors = phone.errors;
   await phone.close();
@@ -97,7 +117,7 @@ await run(async (browser) => {
     await phone.close();
   }
   return {
-    cells, rows, columns, key, youA, youB, expectedX, cellOnB, before, after, badge, phoneFits,
+    cells, rows, columns, key, youA, youB, expectedX, cellOnB, confirmed, after, badge, phoneFits,
     swiped: true,
     errors: [...a.errors, ...b.errors, ...phoneErrors],
   };

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from tests.conftest import run_browser_script
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,16 +26,24 @@ def test_two_pages_chat_and_html_stays_text(browser_available, chat_rooms, live_
     assert set(result["listLinks"]) == {"/chat/cats/", "/chat/dogs/"}
     assert result["sendDisabledWhenEmpty"] is True
     assert result["counter"] == "46/500"
-    expected = ["Mi gato persigue ratones, el gato nunca duerme", "<img src=x onerror=alert(1)>"]
+    xss = "<img src=x onerror=alert(1)>"
+    expected = ["Mi gato persigue ratones, el gato nunca duerme", f"{xss} mi gato también", xss]
     assert result["aliceTexts"] == expected
     assert result["bobTexts"] == expected
-    assert result["bobAuthors"][0] == "Alice"
+    # One nickname, two people: the tags beside the name tell them apart.
+    assert result["bobAuthors"] == ["Alice", "Alice", "Alice"]
+    alice_tag, bob_tag = result["youTags"]
+    assert alice_tag != bob_tag
+    assert result["bobTags"] == [alice_tag, bob_tag, alice_tag]
+    assert result["staffBadges"] == 0
     assert result["imgCount"] == 0
     assert result["dialogs"] == []
     words = {w["word"]: w["title"] for w in result["cloud"]}
     assert "gato" in words and "2" in words["gato"]
     assert "img" in words and "onerror" in words  # the HTML was counted as words, as text
-    assert result["highlighted"].count("gato") == 2
+    # Only words both people used trend ("ratones" was Alice's alone).
+    assert "ratones" not in words
+    assert result["highlighted"].count("gato") == 3
 
 
 def test_busy_room_renders_its_cloud_and_screenshot(browser_available, chat_rooms, live_site, tmp_path) -> None:
@@ -43,6 +52,9 @@ def test_busy_room_renders_its_cloud_and_screenshot(browser_available, chat_room
     sentences = chat_rooms["cats"].sentences + [
         "El gato de mi hermana también duerme en cajas de cartón.",
         "Mi gato y el gato del vecino se miran por la ventana toda la tarde.",
+        # Words trend when two people use them: the conversation echoes itself.
+        "Los gatos naranjas del refugio también tiran cosas de la mesa.",
+        "A mi gata le encanta el rascador nuevo y la comida húmeda.",
     ]
     result = run_browser_script("chat_screenshot", base_url=live_site.url, timeout=120,
                                 path=os.path.abspath(os.environ.get("CHAT_SCREENSHOT_PATH") or tmp_path / "chat.png"),
@@ -52,14 +64,13 @@ def test_busy_room_renders_its_cloud_and_screenshot(browser_available, chat_room
 
 def test_reconnect_catches_up_without_duplicates(browser_available, chat_rooms, live_site, tmp_path) -> None:
     import threading
-    import time
 
     from chat import services
 
     room = chat_rooms["dogs"]
 
     def post(text):
-        return services.message_post(room_id=room.id, room_slug="dogs", author="Bea", color="#0b57d0",
+        return services.message_post(room_id=room.id, room_slug="dogs", author="Bea",
                                      sender_key="elsewhere", text=text)[0]["id"]
 
     first = [post(f"antes {i}") for i in range(3)]
@@ -68,13 +79,11 @@ def test_reconnect_catches_up_without_duplicates(browser_available, chat_rooms, 
 
     def browse():
         outcome["result"] = run_browser_script("chat_reconnect", base_url=live_site.url, before=3,
-                                               after=3 + 60, ready=str(ready))
+                                               after=3 + 60, ready=str(ready), last="de vuelta")
 
     thread = threading.Thread(target=browse)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not ready.exists() and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: ready.exists() or not thread.is_alive(), timeout=30, message="the page ready")
     assert ready.exists(), outcome
     # Stored while the page is connected but never broadcast: as if missed during an outage.
     missed = [post(f"durante {i}") for i in range(60)]
@@ -94,19 +103,22 @@ def test_reconnect_catches_up_without_duplicates(browser_available, chat_rooms, 
     thread.join(60)
     result = outcome["result"]
     assert result["errors"] == []
-    assert result["ids"] == first + missed
-    assert "reconnecting" in result["badgeStates"]
+    # The missed messages were never broadcast: only the catch-up after the
+    # reconnection brings them, each once and in order, before the page's own.
+    assert result["ids"][:-1] == first + missed
+    assert result["ids"][-1] > missed[-1] and result["lastText"] == "de vuelta"
+    # (the outage can be too short for the badge to show "reconnecting")
+    assert result["badge"] == "connected"
 
 
 def test_moderation_reaches_the_page(browser_available, chat_rooms, live_site, tmp_path) -> None:
     import threading
-    import time
 
     from chat import services
     from chat.models import Room
 
     room = chat_rooms["dogs"]
-    ids = [services.message_post(room_id=room.id, room_slug="dogs", author="Bea", color="#0b57d0",
+    ids = [services.message_post(room_id=room.id, room_slug="dogs", author="Bea",
                                  sender_key="k", text=text)[0]["id"] for text in ("spam spam", "hola perros")]
     ready, deleted = tmp_path / "ready", tmp_path / "deleted"
     outcome = {}
@@ -116,9 +128,7 @@ def test_moderation_reaches_the_page(browser_available, chat_rooms, live_site, t
                                                ready=str(ready), deleted=str(deleted))
 
     def wait_file(path):
-        deadline = time.monotonic() + 30
-        while not path.exists() and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: path.exists() or not thread.is_alive(), timeout=30, message=f"{path.name} written")
         assert path.exists(), outcome
 
     thread = threading.Thread(target=browse)

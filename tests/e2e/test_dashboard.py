@@ -34,7 +34,6 @@ def test_two_pages_see_each_others_votes(browser_available, provinces) -> None:
     assert result["map"]["legend"] >= 2
 
     assert result["selectedName"] == "Madrid"
-    assert result["seenWithinMs"] <= 1000
     assert "Madrid" in result["upFeedback"]
     assert result["tooltip"] and "Madrid" in result["tooltip"]
     assert (result["afterArrowRight"], result["afterArrowLeft"]) == ("29", "28")  # Málaga after Madrid
@@ -74,7 +73,11 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
 
     from dashboard.models import Province
 
+    from django.contrib.auth.models import Permission
+
     staff = get_user_model().objects.create_user("organiser", password="pw", is_staff=True)
+    # What the admin's reset action requires, and so does reset_votes.
+    staff.user_permissions.add(Permission.objects.get(codename="change_votingstate"))
     cookie = make_session(user=staff)
     result = run_browser_script(
         "dashboard_live", base_url=provinces.url, timeout=150,
@@ -90,7 +93,8 @@ def test_presenter_bot_reconnect_and_staff_reset(browser_available, provinces, m
     # The bot sent both directions and they were acked by the server.
     assert result["botStats"]["up"] >= 5 and result["botStats"]["down"] >= 1
     assert result["botStats"]["running"] is False
-    assert result["botTotal"] > 0 and result["presentTop"] >= 1
+    assert result["botTotal"] > 0 and result["presentTotal"] == str(result["botTotal"])
+    assert result["presentTop"] >= 1
     assert result["presentViewers"] >= 2
 
     # The vote queued while offline was delivered once; both pages agree.
@@ -119,9 +123,3 @@ def test_closed_voting_and_inactive_province(browser_available, provinces) -> No
     assert result["inactiveVote"][0] in {"closed", "not_found"}
     assert Vote.objects.count() == 0
     assert sum(Province.objects.values_list("votes", flat=True)) == 0
-
-
-def test_versioning_rule_and_colour_scale_in_node(browser_available) -> None:
-    """The page's pure modules, run under Node (no browser, no server)."""
-    result = run_browser_script("dashboard_state", base_url="")
-    assert len(result["checks"]) == 12

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from grid_game.engine import ArenaInfo, Engine, GameError
+from tests.helpers import async_wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -54,9 +55,11 @@ async def test_moves_apply_in_order_and_ack_tick_orders_them_against_states():
         x += 1 if direction == "right" else -1
         assert (ack["x"], ack["y"], ack["seq"]) == (x, y, seq)
         acks.append(ack)
-        if seq % 7 == 0:
-            await asyncio.sleep(0.05)  # let a few ticks go out
-    await asyncio.sleep(0.1)
+        if seq % 7 == 0:  # let a state go out between moves
+            sent = len(fakes.states())
+            await async_wait_until(lambda: len(fakes.states()) > sent, message="a state after a move")
+    await async_wait_until(lambda: any(s["tick"] > acks[-1]["tick"] for s in fakes.states()),
+                           message="a state after the last move")
     states = fakes.states()
     ticks = [s["tick"] for s in states]
     assert ticks == sorted(set(ticks)), "ticks strictly increase"
@@ -73,9 +76,10 @@ async def test_state_only_when_changed():
     fakes = Fakes()
     engine = fakes.engine()
     await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
-    await asyncio.sleep(0.1)
-    count = len(fakes.states())
-    await asyncio.sleep(0.2)
+    await async_wait_until(fakes.states, message="the state after the join")
+    arena = engine.arenas["main"]
+    count, ticks = len(fakes.states()), arena.work_ticks
+    await async_wait_until(lambda: arena.work_ticks >= ticks + 10, message="ten more ticks")
     assert len(fakes.states()) == count
     await engine.stop()
 
@@ -91,8 +95,9 @@ async def test_grace_then_seat_removed_and_resume_within_grace():
     assert data["you"]["id"] == "p1" and data["you"]["name"] == "A"
     await engine.disconnect(sid="s2")
     fakes.now += 31
-    await asyncio.sleep(1.2)  # housekeeping runs at most once a second
-    assert all(p["id"] != "p1" for p in fakes.states()[-1]["players"])
+    # housekeeping (on the fake clock) removes the seat at a coming tick
+    await async_wait_until(lambda: fakes.states() and all(p["id"] != "p1" for p in fakes.states()[-1]["players"]),
+                           message="the seat removed after the grace period")
     with pytest.raises(GameError) as err:
         engine.move(sid="s2", direction="up", seq=1)
     assert err.value.code == "not_joined"
@@ -155,4 +160,150 @@ async def test_arena_loaded_during_a_config_poll_is_not_taken_for_deleted():
     await poll
     assert engine.arenas["other"].info.is_open
     engine.move(sid="s2", direction="up", seq=1)  # not refused as closed
+    await engine.stop()
+
+
+async def test_anonymous_seats_are_capped_per_arena_and_spectating_still_works():
+    fakes = Fakes()
+    engine = fakes.engine(anonymous_seats=2)
+    for n in (1, 2):
+        await engine.join(sid=f"a{n}", seat_key=f"c:a{n}", player_id=f"pa{n}", slug="main", name=None,
+                          spectate=False, anonymous=True)
+    with pytest.raises(GameError) as err:
+        await engine.join(sid="a3", seat_key="c:a3", player_id="pa3", slug="main", name=None,
+                          spectate=False, anonymous=True)
+    assert err.value.code == "closed" and "spectate" in err.value.message
+    assert "a3" not in engine.members and len(engine.arenas["main"].state.players) == 2
+    data = await engine.join(sid="a3", seat_key="c:a3", player_id="pa3", slug="main", name=None,
+                             spectate=True, anonymous=True)
+    assert data["you"] is None and "a3" in engine.arenas["main"].spectators
+    # Joining again from a seated anonymous connection resumes its seat (not a new one).
+    again = await engine.join(sid="a1", seat_key="c:a1", player_id="pa1", slug="main", name=None,
+                              spectate=False, anonymous=True)
+    assert again["you"]["id"] == "pa1"
+    # A browser session still gets a seat.
+    data = await engine.join(sid="b1", seat_key="s:b1", player_id="pb1", slug="main", name=None,
+                             spectate=False)
+    assert data["you"]["id"] == "pb1"
+    await engine.stop()
+
+
+async def test_zero_anonymous_seats_means_watch_only():
+    fakes = Fakes()
+    engine = fakes.engine(anonymous_seats=0)
+    with pytest.raises(GameError) as err:
+        await engine.join(sid="a1", seat_key="c:a1", player_id="pa1", slug="main", name=None,
+                          spectate=False, anonymous=True)
+    assert err.value.code == "closed"
+    with pytest.raises(ValueError):
+        fakes.engine(anonymous_seats=-1)
+    await engine.stop()
+
+
+async def test_an_anonymous_seat_is_given_up_when_its_connection_goes():
+    fakes = Fakes()
+    other = ArenaInfo(id=2, slug="other", name="Other", width=5, height=5, max_players=4, coins=1,
+                      is_open=True, revision=1)
+
+    async def load_arena(slug):
+        return {"main": fakes.info, "other": other}.get(slug)
+
+    fakes.load_arena = load_arena
+    engine = fakes.engine(grace_seconds=30, anonymous_seats=1)
+    await engine.join(sid="a1", seat_key="c:a1", player_id="pa1", slug="other", name=None,
+                      spectate=False, anonymous=True)
+    # Switching arenas keeps the seat in "other" for the grace period (the same
+    # connection may come back to it) ...
+    await engine.join(sid="a1", seat_key="c:a1", player_id="pa1", slug="main", name=None,
+                      spectate=False, anonymous=True)
+    assert "c:a1" in engine.arenas["other"].seats
+    # ... but once the connection is gone nothing can resume either seat.
+    await engine.disconnect(sid="a1", seat_key="c:a1", anonymous=True)
+    assert not engine.arenas["main"].seats and not engine.arenas["other"].seats
+    assert not engine.arenas["main"].state.players and not engine.arenas["other"].state.players
+    assert "a1" not in engine.members
+    # The freed anonymous seat is available at once.
+    await engine.join(sid="a2", seat_key="c:a2", player_id="pa2", slug="main", name=None,
+                      spectate=False, anonymous=True)
+    # A session's seat is still kept for the grace period.
+    await engine.join(sid="b1", seat_key="s:b1", player_id="pb1", slug="main", name=None, spectate=False)
+    await engine.disconnect(sid="b1", seat_key="s:b1", anonymous=False)
+    assert "s:b1" in engine.arenas["main"].seats
+    await engine.stop()
+
+
+async def test_a_join_that_outlives_its_connection_registers_nothing():
+    fakes = Fakes()
+    gone: set[str] = set()
+    release = asyncio.Event()
+
+    async def slow_top_scores(arena_id):
+        await release.wait()
+        return []
+
+    fakes.top_scores = slow_top_scores
+    engine = fakes.engine(is_connected=lambda sid: sid not in gone)
+    for spectate in (False, True):
+        release.clear()
+        joining = asyncio.create_task(engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main",
+                                                  name=None, spectate=spectate))
+        await asyncio.sleep(0.01)
+        gone.add("s1")
+        await engine.disconnect(sid="s1", seat_key="k1")  # arrives while the join awaits
+        release.set()
+        with pytest.raises(GameError) as err:
+            await joining
+        assert err.value.code == "not_joined"
+        arena = engine.arenas["main"]
+        assert "s1" not in engine.members and not arena.seats and not arena.spectators
+        assert not arena.state.players
+        gone.clear()
+    await engine.stop()
+
+
+async def test_a_deleted_arena_is_dropped_once_empty():
+    fakes = Fakes()
+    engine = fakes.engine()
+    await engine.join(sid="w", seat_key="kw", player_id="pw", slug="main", name=None, spectate=True)
+
+    async def deleted(slugs):
+        return {}
+
+    async def gone(slug):
+        return None
+
+    engine.load_revisions = deleted
+    engine.load_arena = gone
+    await engine.poll_config()
+    arena = engine.arenas["main"]
+    assert arena.deleted and not arena.info.is_open  # still there: someone watches it
+    await engine.leave(sid="w")
+    deadline = asyncio.get_running_loop().time() + 5
+    while "main" in engine.arenas:  # the loop ends with nobody left and drops it
+        assert asyncio.get_running_loop().time() < deadline, "deleted arena kept"
+        await asyncio.sleep(0.02)
+    with pytest.raises(GameError) as err:
+        await engine.join(sid="w", seat_key="kw", player_id="pw", slug="main", name=None, spectate=True)
+    assert err.value.code == "not_found"
+    await engine.stop()
+
+
+async def test_scores_kept_for_a_retry_are_bounded():
+    from grid_game import engine as engine_module
+
+    fakes = Fakes()
+
+    async def failing(arena_id, entries):
+        raise RuntimeError("database down")
+
+    fakes.record_scores = failing
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    arena = engine.arenas["main"]
+    limit = engine_module.MAX_PENDING_SCORES
+    arena.pending_scores = {f"p{i}": ("X", i) for i in range(limit + 500)}
+    await engine._flush_scores(arena)
+    assert len(arena.pending_scores) == limit
+    assert min(score for _, score in arena.pending_scores.values()) == 500  # the best are kept
+    arena.pending_scores = {}
     await engine.stop()

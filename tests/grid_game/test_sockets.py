@@ -276,8 +276,8 @@ async def test_reconnect_with_the_same_session_resumes_the_seat(arenas, sio_clie
     assert ok(await other.call("join_game", {}))["you"]["id"] != you["id"]
 
 
-async def test_seat_expires_after_the_grace_period(arenas, fast_game, sio_client):
-    a = await sio_client(NS)
+async def test_seat_expires_after_the_grace_period(arenas, fast_game, sio_client, make_session):
+    a = await sio_client(NS, cookies=await asyncio.to_thread(make_session))
     watcher = await sio_client(NS)
     you = ok(await a.call("join_game", {}))["you"]
     ok(await watcher.call("join_game", {"spectate": True}))
@@ -360,3 +360,107 @@ async def test_switching_arenas_leaves_the_previous_one(arenas, sio_client):
             break
         if event[0] == "state":
             assert event[1]["arena"] == "main"
+
+
+@pytest.fixture
+def short_grace(settings):
+    # Read when the live server builds the engine: a fixture, before sio_client.
+    settings.GAME_SEAT_GRACE_SECONDS = 0.5
+
+
+async def test_rejoin_after_the_grace_period_gets_a_new_seat(arenas, short_grace, sio_client, make_session):
+    cookies = await asyncio.to_thread(make_session)
+    first = await sio_client(NS, cookies=cookies)
+    watcher = await sio_client(NS)
+    data = ok(await first.call("join_game", {"arena": "tiny", "name": "Comeback"}))
+    ok(await watcher.call("join_game", {"arena": "tiny", "spectate": True}))
+    you, coin = data["you"], data["state"]["coins"][0]
+    path = ["right" if coin["x"] > you["x"] else "left"] * abs(coin["x"] - you["x"])
+    path += ["down" if coin["y"] > you["y"] else "up"] * abs(coin["y"] - you["y"])
+    for seq, direction in enumerate(path):
+        moved = ok(await first.call("move", {"direction": direction, "seq": seq}))
+    assert moved["score"] == 1  # something a resumed seat would keep
+    await first.disconnect()
+    await wait_state(watcher, lambda s: s["players_online"] == 0 and find(s, you["id"]) is not None)
+    # The grace period runs out: the seat is given up ...
+    await wait_state(watcher, lambda s: find(s, you["id"]) is None, timeout=10)
+    # ... and the same session coming back gets a fresh one.
+    again = await sio_client(NS, cookies=cookies)
+    fresh = ok(await again.call("join_game", {"arena": "tiny"}))["you"]
+    assert fresh["id"] == you["id"]  # the public id belongs to the session, not to the seat
+    assert fresh["score"] == 0
+    state = await wait_state(watcher, lambda s: find(s, you["id"]) is not None)
+    assert find(state, you["id"])["score"] == 0 and state["players_online"] == 1
+
+
+@pytest.fixture
+def three_anonymous_seats(settings):
+    settings.GAME_ANONYMOUS_SEATS = 3
+
+
+async def test_cookie_less_connections_hold_at_most_the_anonymous_seats(
+    arenas, three_anonymous_seats, sio_client, make_session
+):
+    scripts = [await sio_client(NS) for _ in range(3)]
+    seated = [ok(await c.call("join_game", {}))["you"] for c in scripts]
+    assert all(you is not None for you in seated)
+    late = await sio_client(NS)
+    error = err(await late.call("join_game", {}), "closed")
+    assert "browser" in error["message"] and "spectate" in error["message"]
+    # It may always watch, and what it watches does not include a seat of its own.
+    watching = ok(await late.call("join_game", {"spectate": True}))
+    assert watching["you"] is None and len(watching["state"]["players"]) == 3
+    # The cap is per arena: another arena still has anonymous seats.
+    assert ok(await late.call("join_game", {"arena": "tiny"}))["you"] is not None
+    ok(await late.call("join_game", {"spectate": True}))
+    # A browser (a Django session) still joins the crowded arena.
+    browser = await sio_client(NS, cookies=await asyncio.to_thread(make_session))
+    player = ok(await browser.call("join_game", {}))["you"]
+    assert player is not None and player["id"] not in {you["id"] for you in seated}
+    # A cookie-less seat cannot be resumed, so it is given up when its connection goes ...
+    await scripts[0].disconnect()
+    await wait_state(late, lambda s: find(s, seated[0]["id"]) is None)
+    # ... and the next cookie-less connection gets it.
+    assert ok(await late.call("join_game", {}))["you"] is not None
+    err(await (await sio_client(NS)).call("join_game", {}), "closed")
+
+
+@pytest.fixture
+def quick_config_poll(settings):
+    settings.GAME_CONFIG_POLL_SECONDS = 0.2  # idle and grace stay long: logging in takes a while
+
+
+async def test_closing_the_arena_in_the_django_admin_reaches_connected_players(
+    arenas, quick_config_poll, sio_client, make_session
+):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    player = await sio_client(NS, cookies=await asyncio.to_thread(make_session))
+    you = ok(await player.call("join_game", {}))["you"]
+    await receive_event(player, "state")
+
+    def close_in_the_admin():
+        get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-for-tests-only")
+        client = Client(HTTP_HOST="localhost")  # a host the live site allows
+        assert client.login(username="boss", password="pw-for-tests-only")
+        arena = Arena.objects.get(slug="main")
+        response = client.post(reverse("admin:grid_game_arena_change", args=[arena.pk]), {
+            "slug": arena.slug, "name": arena.name, "width": arena.width, "height": arena.height,
+            "max_players": arena.max_players, "coins": arena.coins,  # "is_open" unticked
+            "_save": "Save",
+        })
+        assert response.status_code == 302, response.content[:2000]
+        arena.refresh_from_db()
+        assert arena.is_open is False
+
+    await asyncio.to_thread(close_in_the_admin)
+    state = await wait_state(player, lambda s: s["open"] is False)
+    assert find(state, you["id"]) is not None
+    direction = free_direction(you["x"], you["y"])
+    error = err(await player.call("move", {"direction": direction, "seq": 1}), "closed")
+    assert "closed" in error["message"]
+    late = await sio_client(NS, cookies=await asyncio.to_thread(make_session))
+    err(await late.call("join_game", {}), "closed")
+    assert ok(await late.call("join_game", {"spectate": True}))["arena"]["open"] is False

@@ -12,14 +12,18 @@ validated payload and returns the ack's `data`:
             return {"province": ..., "votes": ..., "version": ...}
 
 Order for a client event: reserved/unknown name -> `unknown_event`; token
-buckets -> `rate_limited` (a flooding client is disconnected); one JSON object
-validated by the event's schema -> `invalid`; the handler. A `RealtimeError`
-becomes its error ack; anything else is logged with namespace, event and sid
-and answered `internal`.
+buckets -> `rate_limited` (a flooding client loses its whole Engine.IO
+connection); one JSON object validated by the event's schema -> `invalid`; the
+handler. A `RealtimeError` becomes its error ack; anything else is logged with
+namespace, event and sid and answered `internal`.
+
+Buckets and strikes belong to the edge (edge.py), keyed by the Engine.IO
+connection and the session or address, so reconnecting a namespace does not
+refill them. A cookie-less client's identity is keyed by its Engine.IO
+connection too, for the same reason.
 """
 
 import logging
-import time
 from typing import Any, ClassVar
 
 import socketio
@@ -38,7 +42,7 @@ from .errors import (
 )
 from .identity import Identity, identity_resolve, session_key_from_environ
 from .presence import Presence
-from .ratelimit import RateLimit, RateLimiter, StrikeCounter
+from .ratelimit import RateLimit
 from .schemas import describe_validation_error
 
 log = logging.getLogger("votemap_site.realtime")
@@ -72,11 +76,9 @@ class BaseNamespace(socketio.AsyncNamespace):
         super().__init__(namespace)
         self.presence = presence
         self.presence_key = self.presence_key or namespace
-        self.limiter = RateLimiter(
-            session_multiplier=getattr(settings, "RATE_LIMIT_SESSION_MULTIPLIER", 3.0)
-        )
         self._identities: dict[str, Identity] = {}
-        self._strikes: dict[str, StrikeCounter] = {}
+        # namespace sid -> Engine.IO connection id, the key of every limit
+        self._connections: dict[str, str] = {}
 
     # ----- lifecycle hooks for subclasses -------------------------------
     async def start(self) -> None:
@@ -94,6 +96,10 @@ class BaseNamespace(socketio.AsyncNamespace):
     # ----- helpers -------------------------------------------------------
     def identity(self, sid: str) -> Identity:
         return self._identities[sid]
+
+    def connection_of(self, sid: str) -> str | None:
+        """The Engine.IO connection id of a namespace sid connected here."""
+        return self._connections.get(sid)
 
     def connection_count(self) -> int:
         """Connections to this namespace on this worker."""
@@ -132,14 +138,22 @@ class BaseNamespace(socketio.AsyncNamespace):
         if not self._arrived_on_its_path(environ):
             log.info("namespace=%s sid=%s: refused, not on its own Socket.IO path", self.namespace, sid)
             return False
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        if eio_sid is None:
+            return False
         try:
             identity = await db(
-                identity_resolve, sid=sid, session_key=session_key_from_environ(environ)
+                identity_resolve, connection=eio_sid, session_key=session_key_from_environ(environ)
             )
         except Exception:
             log.exception("namespace=%s sid=%s: identity lookup failed", self.namespace, sid)
             return False
+        edge = self.server.edge
+        if not identity.has_session and not edge.admit_anonymous(eio_sid):
+            return False
         self._identities[sid] = identity
+        self._connections[sid] = eio_sid
+        edge.namespace_joined(eio_sid)
         if self.presence_key:
             await self.presence.join(self.presence_key)
         try:
@@ -162,10 +176,11 @@ class BaseNamespace(socketio.AsyncNamespace):
             await self._forget(sid)
 
     async def _forget(self, sid: str) -> None:
+        eio_sid = self._connections.pop(sid, None)
+        if eio_sid is not None:
+            self.server.edge.namespace_left(eio_sid)
         if self._identities.pop(sid, None) is not None and self.presence_key:
             await self.presence.leave(self.presence_key)
-        self._strikes.pop(sid, None)
-        self.limiter.forget(sid)
 
     async def _dispatch(self, sid: str, event: Any, payload_args: tuple[Any, ...]) -> dict[str, Any]:
         identity = self._identities.get(sid)
@@ -174,12 +189,11 @@ class BaseNamespace(socketio.AsyncNamespace):
         known = isinstance(event, str) and event in self.schemas and event not in RESERVED_EVENTS
         limit_name = event if known else UNKNOWN_EVENT_BUCKET
         limit = self.rate_limits.get(limit_name, DEFAULT_RATE_LIMIT)
-        wait = self.limiter.check_all(
-            conn_key=sid, session_key=identity.session_key, event=limit_name, limit=limit,
-            now=time.monotonic(),
+        wait = self.server.edge.check_event(
+            eio_sid=self._connections[sid], identity=identity,
+            event=f"{self.namespace}:{limit_name}", limit=limit,
         )
         if wait:
-            await self._strike(sid)
             return error_ack(RATE_LIMITED, "too many requests, slow down", retry_after=wait)
         if not known:
             return error_ack(UNKNOWN_EVENT, f"unknown event {str(event)[:40]!r}")
@@ -197,14 +211,3 @@ class BaseNamespace(socketio.AsyncNamespace):
             log.exception("namespace=%s event=%s sid=%s: handler failed", self.namespace, event, sid)
             return error_ack(INTERNAL, "internal error; it has been logged")
         return ok_ack(data)
-
-    async def _strike(self, sid: str) -> None:
-        counter = self._strikes.get(sid)
-        if counter is None:
-            counter = self._strikes[sid] = StrikeCounter(
-                strikes=settings.RATE_LIMIT_FLOOD_STRIKES, window=settings.RATE_LIMIT_FLOOD_WINDOW
-            )
-        if counter.add(time.monotonic()):
-            log.warning("namespace=%s sid=%s: disconnected for flooding", self.namespace, sid)
-            # Let the refusal's ack go out first, then drop the client.
-            self.server.start_background_task(self.disconnect, sid, namespace=self.namespace)

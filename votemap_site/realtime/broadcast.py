@@ -30,6 +30,21 @@ clients:
 The Redis variant publishes like `AsyncRedisManager` and delivers locally (for
 its own emits and for those received from other workers) through the same
 path.
+
+Three delivery paths, chosen by SOCKETIO_BROADCAST_PATH (`choose_path`):
+
+- `direct` (default): the above. It reads private attributes of uvicorn,
+  websockets, engine.io and asyncio, so it runs only with the library
+  versions it was tested with (TESTED_VERSIONS); otherwise `loop` is used.
+  Any unexpected error while delivering turns it off for the process, with
+  one warning, and the remaining recipients are served by `loop`.
+- `loop`: the same single encode and task-free walk over the recipients, with
+  python-socketio's and engine.io's public API only (`get_participants`,
+  `AsyncServer.send_packet`).
+- `stock`: python-socketio's managers unchanged (server.py).
+
+The path in use and why are logged once at start-up and shown on /healthz,
+with the reasons (if any) why some connections could not take direct frames.
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ import logging
 import struct
 import time
 from collections.abc import Iterable
+from importlib import metadata
 from typing import Any
 
 import socketio
@@ -48,7 +64,63 @@ from socketio import packet as sio_packet
 
 log = logging.getLogger("votemap_site.realtime")
 
-__all__ = ["FastAsyncManager", "FastAsyncRedisManager", "FastAsyncServer", "WireJson", "websocket_text_frame"]
+__all__ = [
+    "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncManager", "FastAsyncRedisManager", "FastAsyncServer",
+    "WireJson", "choose_path", "websocket_text_frame",
+]
+
+BROADCAST_PATHS = ("direct", "loop", "stock")
+# The direct path reads private attributes of these libraries; it runs only
+# with the versions it was tested with (update after testing an upgrade:
+# tests/core/test_broadcast.py, bench/).
+TESTED_VERSIONS = {
+    "uvicorn": "0.54.0",
+    "websockets": "17.4",
+    "python-engineio": "4.15.1",
+    "python-socketio": "5.18.1",
+}
+
+
+def untested_versions() -> dict[str, str]:
+    """Installed versions that differ from TESTED_VERSIONS: {name: installed}."""
+    found = {}
+    for name, tested in TESTED_VERSIONS.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = "missing"
+        if installed != tested:
+            found[name] = installed
+    return found
+
+
+def choose_path(requested: str) -> tuple[str, str]:
+    """(path, why) for the setting's value."""
+    if requested not in BROADCAST_PATHS:
+        raise ValueError(f"SOCKETIO_BROADCAST_PATH must be one of {BROADCAST_PATHS}, not {requested!r}")
+    if requested != "direct":
+        return requested, f"SOCKETIO_BROADCAST_PATH={requested}"
+    if _SANSIO_PROTOCOL is None:
+        return "loop", "direct frames need uvicorn's websockets-sansio protocol, which is not importable"
+    untested = untested_versions()
+    if untested:
+        listed = ", ".join(f"{name} {version} (tested: {TESTED_VERSIONS[name]})" for name, version in untested.items())
+        return "loop", f"direct frames are tested with other library versions: {listed}"
+    return "direct", "SOCKETIO_BROADCAST_PATH=direct with the tested library versions"
+
+
+# Why some WebSocket connections could not take direct frames (logged once each).
+_degraded_seen: set[str] = set()
+
+
+def note_degraded(reason: str) -> None:
+    if reason not in _degraded_seen:
+        _degraded_seen.add(reason)
+        log.warning("broadcast: some connections get engine.io's queue instead of direct frames: %s", reason)
+
+
+def degraded_reasons() -> list[str]:
+    return sorted(_degraded_seen)
 
 
 def websocket_text_frame(text: str) -> bytes:
@@ -101,6 +173,11 @@ def _direct_websocket_class(base: type) -> type:
             )
             if usable:
                 setattr(sock, _DIRECT_ATTR, protocol)
+            elif sock is not None:
+                note_degraded(
+                    f"the WebSocket is served by {type(protocol).__name__ if protocol else 'an unknown object'}"
+                    ", not uvicorn's websockets-sansio protocol (another --ws, a server other than uvicorn,"
+                    " or middleware wrapping send)")
             try:
                 return await super().__call__(environ)
             finally:
@@ -150,7 +227,10 @@ def _direct_target(sock: Any) -> Any:
     ):
         return None
     conn = protocol.conn
-    if conn.state is not _WS_OPEN or conn.extensions:
+    if conn.state is not _WS_OPEN:
+        return None
+    if conn.extensions:
+        note_degraded("permessage-deflate was negotiated (uvicorn's default; python -m votemap_site.serve turns it off)")
         return None
     transport = protocol.transport
     if transport is None or transport.is_closing():
@@ -178,12 +258,44 @@ class _FastEmitMixin:
     server: Any
     stats: DeliveryStats
 
-    def _fast_setup(self) -> None:
+    def _fast_setup(self, path: str) -> None:
+        if path not in ("direct", "loop"):
+            raise ValueError(f"this manager delivers by 'direct' or 'loop', not {path!r}")
         self.stats = DeliveryStats()
-        self._direct_enabled = True
+        self.path = path
 
     def _fast_initialize(self) -> None:
-        _install_direct_websocket(self.server)
+        if self.path == "direct":
+            _install_direct_websocket(self.server)
+
+    def _disable_direct(self, exc: BaseException) -> None:
+        """An unexpected error in the direct path: public API from now on, said once."""
+        if self.path == "direct":
+            self.path = "loop"
+            self.server.direct_packets_enabled = False
+            log.warning("broadcast: direct frames turned off for this process after %s: %s; "
+                        "delivering through the public-API loop", type(exc).__name__, exc, exc_info=exc)
+
+    def _participants(self, namespace: str, room: Any, skip_sid: Any) -> list[str]:
+        """Recipients' engine.io ids, through python-socketio's public get_participants."""
+        if isinstance(skip_sid, (list, tuple, set, frozenset)):
+            skip = set(skip_sid)
+        elif skip_sid is None:
+            skip = set()
+        else:
+            skip = {skip_sid}
+        return [eio_sid for sid, eio_sid in self.get_participants(namespace, room)  # type: ignore[attr-defined]
+                if sid not in skip]
+
+    async def _deliver_loop(self, eio_pkt: Any, targets: Iterable[str]) -> int:
+        """One awaited engine.io `send_packet` per recipient: no task, public API only.
+        (Sends never block: the edge's queues are unbounded up to their cap.)"""
+        send = self.server.eio.send_packet
+        sent = 0
+        for eio_sid in targets:
+            await send(eio_sid, eio_pkt)
+            sent += 1
+        return sent
 
     def _recipients(self, namespace: str, room: Any, skip_sid: Any) -> list[str]:
         rooms = self.rooms.get(namespace)  # type: ignore[attr-defined]
@@ -229,49 +341,54 @@ class _FastEmitMixin:
         if not isinstance(encoded, (str, bytes)):  # binary attachments: several packets
             return False
         self.stats.emits += 1
+        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        if self.path != "direct" or not isinstance(encoded, str):
+            self.stats.queued += await self._deliver_loop(eio_pkt, self._participants(namespace, room, skip_sid))
+            return True
         targets = self._recipients(namespace, room, skip_sid)
         if not targets:
             return True
-        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        frame: bytes | None = None
-        if self._direct_enabled and _SANSIO_PROTOCOL is not None and isinstance(encoded, str):
-            frame = websocket_text_frame(eio_pkt.encode())
+        frame = websocket_text_frame(eio_pkt.encode())
         eio = self.server.eio
         sockets = eio.sockets
         ping_timeout = eio.ping_timeout
         now = time.time()
-        slow: list[Any] = []
+        slow: list[str] = []
         direct = queued = 0
-        for eio_sid in targets:
-            sock = sockets.get(eio_sid)
-            if sock is None or sock.closed:
-                continue  # gone: the stock path would only log and drop it
-            last_ping = sock.last_ping
-            if last_ping and now - last_ping > ping_timeout:
-                slow.append(sock)  # let engine.io's send() notice the timeout and close it
-                continue
-            if frame is not None:
+        index = 0
+        try:
+            for index, eio_sid in enumerate(targets):  # noqa: B007 (index is read on error)
+                sock = sockets.get(eio_sid)
+                if sock is None or sock.closed:
+                    continue  # gone: the stock path would only log and drop it
+                last_ping = sock.last_ping
+                if last_ping and now - last_ping > ping_timeout:
+                    slow.append(eio_sid)  # let engine.io's send() notice the timeout and close it
+                    continue
                 transport = _direct_target(sock)
                 if transport is not None:
                     transport.write(frame)
                     direct += 1
-                    continue
-            sock.queue.put_nowait(eio_pkt)
-            queued += 1
+                else:
+                    sock.queue.put_nowait(eio_pkt)
+                    queued += 1
+        except Exception as exc:  # a library changed under us: never a partial broadcast
+            self._disable_direct(exc)
+            queued += await self._deliver_loop(eio_pkt, targets[index:])
         self.stats.direct += direct
         self.stats.queued += queued
         if slow:
             self.stats.slow += len(slow)
-            await asyncio.gather(*(s.send(eio_pkt) for s in slow), return_exceptions=True)
+            await self._deliver_loop(eio_pkt, slow)
         return True
 
 
 class FastAsyncManager(_FastEmitMixin, socketio.AsyncManager):
     """In-memory client manager (one process) with the task-free broadcast."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, path: str = "direct") -> None:
         super().__init__()
-        self._fast_setup()
+        self._fast_setup(path)
 
     def initialize(self) -> None:
         super().initialize()
@@ -294,9 +411,9 @@ class FastAsyncRedisManager(_FastEmitMixin, socketio.AsyncRedisManager):
     sender included, delivers to its own clients with `_fast_local_emit`.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, path: str = "direct", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._fast_setup()
+        self._fast_setup(path)
 
     def initialize(self) -> None:
         super().initialize()
@@ -362,25 +479,44 @@ class FastAsyncServer(socketio.AsyncServer):
     writer task when the recipient's WebSocket writer is idle, and whose JSON
     decoding reuses one decoder. Everything else is python-socketio's."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, direct_packets: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("json", WireJson)
         super().__init__(*args, **kwargs)
         self.direct_packets = 0
-        _install_direct_websocket(self)
+        # Off unless the manager's path is `direct`; the manager turns it off on an error.
+        self.direct_packets_enabled = direct_packets
+        if direct_packets:
+            _install_direct_websocket(self)
 
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         encoded = pkt.encode()
-        if isinstance(encoded, str):
-            eio = self.eio
-            sock = eio.sockets.get(eio_sid)
-            if sock is not None and not sock.closed:
-                last_ping = sock.last_ping
-                if not (last_ping and time.time() - last_ping > eio.ping_timeout):
-                    transport = _direct_target(sock)
-                    if transport is not None:
-                        transport.write(websocket_text_frame("4" + encoded))
-                        self.direct_packets += 1
-                        return
+        if self.direct_packets_enabled and isinstance(encoded, str):
+            try:
+                if self._send_direct(eio_sid, encoded):
+                    return
+            except Exception as exc:  # a library changed under us
+                self.direct_packets_enabled = False
+                disable = getattr(self.manager, "_disable_direct", None)
+                if disable is not None:
+                    disable(exc)
+        await self._send_public(eio_sid, encoded)
+
+    def _send_direct(self, eio_sid: str, encoded: str) -> bool:
+        eio = self.eio
+        sock = eio.sockets.get(eio_sid)
+        if sock is None or sock.closed:
+            return False
+        last_ping = sock.last_ping
+        if last_ping and time.time() - last_ping > eio.ping_timeout:
+            return False
+        transport = _direct_target(sock)
+        if transport is None:
+            return False
+        transport.write(websocket_text_frame("4" + encoded))
+        self.direct_packets += 1
+        return True
+
+    async def _send_public(self, eio_sid: str, encoded: Any) -> None:
         # python-socketio's own path (with the packet encoded only once)
         if isinstance(encoded, list):
             for part in encoded:

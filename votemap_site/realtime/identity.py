@@ -19,7 +19,8 @@ from django.contrib.auth import get_user
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    # Stable key for rate limits and ownership: "s:<session key>" or "c:<sid>".
+    # Stable key for ownership: "s:<session key>" or "c:<Engine.IO connection id>"
+    # (a cookie-less client is one connection, whichever namespaces it rejoins).
     key: str
     # The Django session key, None for an anonymous connection.
     session_key: str | None
@@ -39,8 +40,8 @@ def public_id_for(key: str) -> str:
     return digest[:16]
 
 
-def anonymous_identity(sid: str) -> Identity:
-    key = "c:" + sid
+def anonymous_identity(connection: str) -> Identity:
+    key = "c:" + connection
     return Identity(
         key=key, session_key=None, user_id=None, username=None, is_staff=False,
         public_id=public_id_for(key),
@@ -67,14 +68,14 @@ def _session_store(session_key: str | None):  # type: ignore[no-untyped-def]
     return engine.SessionStore(session_key)
 
 
-def identity_resolve(*, sid: str, session_key: str | None) -> Identity:
+def identity_resolve(*, connection: str, session_key: str | None) -> Identity:
     """Sync (runs through db()): load the session and, if logged in, the user."""
     if session_key is None:
-        return anonymous_identity(sid)
+        return anonymous_identity(connection)
     store = _session_store(session_key)
     if not store.exists(session_key):
         # Unknown or expired cookie: do not adopt a key the server never issued.
-        return anonymous_identity(sid)
+        return anonymous_identity(connection)
     user = get_user(SimpleNamespace(session=store))  # verifies the session auth hash
     is_authenticated = bool(getattr(user, "is_authenticated", False))
     key = "s:" + session_key

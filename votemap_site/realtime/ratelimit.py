@@ -1,8 +1,15 @@
-"""Token buckets for per-connection and per-session event limits.
+"""Token buckets for per-connection, per-session and per-address limits.
 
 Pure code (no Django, no socketio): `now` is always passed in, so the maths is
-tested without clocks. Limits are never keyed by IP address: a conference
-audience shares one public address.
+tested without clocks.
+
+What a bucket is keyed by decides whether a client can reset it (see
+edge.py): connection buckets are keyed by the Engine.IO connection (never by a
+namespace sid, which a client renews for free by reconnecting the
+namespace); a browser's events are also charged to its session; a cookie-less
+client's events are also charged to its address, which is the only thing it
+cannot renew. Browsers with a session are never limited by address alone: a
+conference audience shares one public address.
 """
 
 from collections import deque
@@ -17,6 +24,10 @@ class RateLimit:
     def __post_init__(self) -> None:
         if self.per_second <= 0 or self.burst < 1:
             raise ValueError("a rate limit needs per_second > 0 and burst >= 1")
+
+    def scaled(self, factor: float) -> "RateLimit":
+        """The same limit `factor` times larger (shared buckets of several connections)."""
+        return RateLimit(per_second=self.per_second * factor, burst=max(1, int(self.burst * factor)))
 
 
 @dataclass(slots=True)
@@ -39,10 +50,19 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.limit.per_second
 
+    def full_at(self, now: float) -> bool:
+        """True when the bucket has refilled by `now`: it then holds no information."""
+        elapsed = max(0.0, now - self.updated)
+        return self.tokens + elapsed * self.limit.per_second >= self.limit.burst
+
 
 @dataclass(slots=True)
 class StrikeCounter:
-    """Counts refusals in a sliding window; a flooding client crosses `strikes`."""
+    """Counts refusals in a sliding window; a flooding client crosses `strikes`.
+
+    At most `strikes` times are kept: older ones are dropped as new ones come,
+    so a client refused a million times holds `strikes` floats, not a million.
+    """
 
     strikes: int
     window: float
@@ -51,52 +71,65 @@ class StrikeCounter:
     def add(self, now: float) -> bool:
         """Record a refusal; True when the client has crossed the limit."""
         self.times.append(now)
-        while self.times and self.times[0] < now - self.window:
+        while self.times and (self.times[0] < now - self.window or len(self.times) > self.strikes):
             self.times.popleft()
         return len(self.times) >= self.strikes
 
 
 class RateLimiter:
-    """Buckets per (key, event). One instance per namespace and worker.
+    """Buckets per (key, event). One instance per server process.
 
-    A key is a connection sid or a session key. Session buckets allow
-    `session_multiplier` times the connection rate, so one person with a few
-    tabs is fine but opening fifty tabs does not multiply their allowance.
+    A key is an Engine.IO connection id, "s:<session key>" or "a:<address>".
+    Shared buckets (a session's, an address's) allow `multiplier` times the
+    connection rate, so one person with a few tabs is fine but opening fifty
+    tabs, or fifty cookie-less connections, does not multiply the allowance.
     """
 
-    def __init__(self, *, session_multiplier: float = 3.0) -> None:
-        self.session_multiplier = session_multiplier
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+    def __init__(self) -> None:
+        self._buckets: dict[str, dict[str, TokenBucket]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(events) for events in self._buckets.values())
 
     def check(self, *, key: str, event: str, limit: RateLimit, now: float) -> float:
-        bucket = self._buckets.get((key, event))
+        events = self._buckets.get(key)
+        if events is None:
+            events = self._buckets[key] = {}
+        bucket = events.get(event)
         if bucket is None:
-            bucket = self._buckets[(key, event)] = TokenBucket.full(limit, now)
+            bucket = events[event] = TokenBucket.full(limit, now)
         return bucket.take(now)
 
     def check_all(
-        self, *, conn_key: str, session_key: str | None, event: str, limit: RateLimit, now: float
+        self, *, conn_key: str, shared_key: str | None, shared_multiplier: float,
+        event: str, limit: RateLimit, now: float,
     ) -> float:
-        """Connection bucket first, then the session's; 0.0 when both allow."""
+        """Connection bucket first, then the shared one; 0.0 when both allow."""
         wait = self.check(key=conn_key, event=event, limit=limit, now=now)
-        if wait or session_key is None:
+        if wait or shared_key is None:
             return wait
-        session_limit = RateLimit(
-            per_second=limit.per_second * self.session_multiplier,
-            burst=max(1, int(limit.burst * self.session_multiplier)),
-        )
-        wait = self.check(key="s:" + session_key, event=event, limit=session_limit, now=now)
+        wait = self.check(key=shared_key, event=event, limit=limit.scaled(shared_multiplier), now=now)
         if wait:
             # Give the connection its token back: nothing was applied.
-            self._buckets[(conn_key, event)].tokens += 1.0
+            self._buckets[conn_key][event].tokens += 1.0
         return wait
 
     def forget(self, key: str) -> None:
-        for bucket_key in [k for k in self._buckets if k[0] == key]:
-            del self._buckets[bucket_key]
+        """Drop a connection's buckets when the connection is gone (O(1))."""
+        self._buckets.pop(key, None)
 
-    def prune(self, *, now: float, idle: float = 300.0) -> None:
-        """Drop buckets that are full again and idle: they hold no information."""
-        for bucket_key, bucket in list(self._buckets.items()):
-            if now - bucket.updated > idle:
-                del self._buckets[bucket_key]
+    def prune(self, *, now: float) -> int:
+        """Drop buckets that have refilled (they hold no information); returns how many.
+
+        Called periodically, this is what frees the buckets of sessions and
+        addresses that went quiet: without it they would be kept for ever.
+        """
+        dropped = 0
+        for key in list(self._buckets):
+            events = self._buckets[key]
+            for event in [name for name, bucket in events.items() if bucket.full_at(now)]:
+                del events[event]
+                dropped += 1
+            if not events:
+                del self._buckets[key]
+        return dropped

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import BaseNamespace
-from .broadcast import FastAsyncManager, FastAsyncRedisManager, FastAsyncServer
+from .broadcast import FastAsyncManager, FastAsyncRedisManager, choose_path, degraded_reasons
+from .edge import EdgeAsyncServer, EdgeLimits
 from .origins import origin_allowed
 from .presence import LocalPresence, Presence, RedisPresence
 
@@ -28,11 +29,15 @@ def build_presence() -> Presence:
     return LocalPresence()
 
 
-def build_client_manager() -> socketio.AsyncManager:
-    """The stock managers with a task-free broadcast path (broadcast.py)."""
+def build_client_manager(path: str) -> socketio.AsyncManager:
+    """python-socketio's manager for `path` (broadcast.py: direct, loop or stock)."""
+    if path == "stock":
+        if settings.REDIS_URL:
+            return socketio.AsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
+        return socketio.AsyncManager()
     if settings.REDIS_URL:
-        return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
-    return FastAsyncManager()
+        return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
+    return FastAsyncManager(path=path)
 
 
 # Cyclic GC for a long-running server with thousands of connections. With
@@ -64,9 +69,12 @@ class RealtimeServer:
 
     def __init__(self) -> None:
         self.presence = build_presence()
-        self.sio = FastAsyncServer(
+        self.broadcast_path, self.broadcast_reason = choose_path(settings.SOCKETIO_BROADCAST_PATH)
+        self.sio = EdgeAsyncServer(
+            edge_limits=EdgeLimits.from_settings(),
+            direct_packets=self.broadcast_path == "direct",
             async_mode="asgi",
-            client_manager=build_client_manager(),
+            client_manager=build_client_manager(self.broadcast_path),
             cors_allowed_origins=origin_allowed,
             max_http_buffer_size=settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE,
             ping_interval=settings.SOCKETIO_PING_INTERVAL,
@@ -84,10 +92,12 @@ class RealtimeServer:
 
     async def startup(self) -> None:
         tune_garbage_collector()
+        self.sio.edge.start()
         await self.presence.start()
         for namespace in self.namespaces:
             await namespace.start()
-        log.info("realtime server started (%s)", "redis" if settings.REDIS_URL else "in-memory")
+        log.info("realtime server started (%s); broadcast path: %s (%s)",
+                 "redis" if settings.REDIS_URL else "in-memory", self.broadcast_path, self.broadcast_reason)
 
     async def shutdown(self) -> None:
         for namespace in reversed(self.namespaces):
@@ -96,7 +106,22 @@ class RealtimeServer:
             except Exception:
                 log.exception("namespace %s did not stop cleanly", namespace.namespace)
         await self.presence.stop()
+        await self.sio.edge.stop()
         log.info("realtime server stopped")
+
+    def broadcast_status(self) -> dict[str, object]:
+        """For /healthz: the delivery path now in use, why, and how recipients were reached."""
+        manager = self.sio.manager
+        path = getattr(manager, "path", "stock")
+        stats = getattr(manager, "stats", None)
+        return {
+            "path": path,
+            "chosen": self.broadcast_path,
+            "reason": self.broadcast_reason if path == self.broadcast_path
+            else "turned off after an unexpected error (see the log); public-API loop in use",
+            "degraded_connections": degraded_reasons(),
+            "deliveries": stats.as_dict() if stats is not None else {},
+        }
 
     def namespace(self, path: str) -> BaseNamespace:
         for namespace in self.namespaces:

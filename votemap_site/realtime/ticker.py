@@ -21,6 +21,8 @@ class Ticker:
         interval: float,
         callback: Callable[[], Awaitable[None]],
         always: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -28,6 +30,9 @@ class Ticker:
         self.interval = interval
         self.callback = callback
         self.always = always
+        # Injected by tests, which drive the loop on a simulated clock.
+        self._clock = clock
+        self._sleep = sleep
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -50,12 +55,12 @@ class Ticker:
             self._task = None
 
     async def _run(self) -> None:
-        next_at = time.monotonic()
+        next_at = self._clock()
         while True:
             if not self.always:
                 await self._dirty.wait()
-            next_at = max(next_at + self.interval, time.monotonic())
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at + self.interval, self._clock())
+            await self._sleep(max(0.0, next_at - self._clock()))
             self._dirty.clear()
             try:
                 await self.callback()

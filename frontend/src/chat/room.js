@@ -1,7 +1,7 @@
 // /chat/<slug>/: messages, the live word cloud, the send box and the demo auto chat.
 import { connectNamespace, request, uuid4 } from "../lib/socket.js";
 import { gettext, ngettext, interpolate } from "../lib/i18n.js";
-import { appendHighlighted, formatTime, normalizeWord, safeColor } from "./text.js";
+import { appendHighlighted, formatTime, normalizeWord, safeColor, safeTag } from "./text.js";
 
 const PAGE_SIZE = 50;
 const MAX_CATCH_UP_PAGES = 10;
@@ -25,6 +25,8 @@ export function startRoom(root, config) {
   const membersCount = $("chat-members-count");
   const membersLabel = $("chat-members-label");
   const nicknameEl = $("chat-nickname");
+  const youTag = $("chat-you-tag");
+  const youStaff = $("chat-you-staff");
   const nickEdit = $("chat-nick-edit");
   const nickForm = $("chat-nick-form");
   const nickInput = $("chat-nick-input");
@@ -67,17 +69,32 @@ export function startRoom(root, config) {
     author.className = "chat-author";
     author.style.color = safeColor(message.color);
     author.textContent = message.author;
+    // Who it really is: the tag and colour follow the sender, not the name.
+    const tag = document.createElement("span");
+    tag.className = "chat-tag";
+    tag.textContent = safeTag(message.tag);
+    tag.title = gettext("Tag of this sender: two people with the same nickname have different tags");
+    meta.append(author, tag);
+    if (message.staff === true) meta.append(staffBadge());
     const time = document.createElement("time");
     time.className = "chat-time";
     time.dateTime = message.created_at;
     const when = formatTime(message.created_at);
     time.textContent = when.short;
     time.title = when.full;
-    meta.append(author, time);
+    meta.append(time);
     const body = document.createElement("p");
     body.className = "chat-text";
     li.append(meta, body);
     return { message, li, body };
+  }
+
+  function staffBadge() {
+    const badge = document.createElement("span");
+    badge.className = "chat-staff";
+    badge.textContent = gettext("staff");
+    badge.title = gettext("A member of the site's staff");
+    return badge;
   }
 
   function validMessage(m) {
@@ -187,7 +204,7 @@ export function startRoom(root, config) {
       const ratio = Math.sqrt(Math.max(0, w.score) / max);
       span.style.fontSize = `${(0.85 + ratio * 1.9).toFixed(2)}rem`;
       span.title = interpolate(
-        ngettext("%(word)s: used %(count)s time", "%(word)s: used %(count)s times", w.count),
+        ngettext("%(word)s: used by %(count)s person", "%(word)s: used by %(count)s people", w.count),
         { word: w.word, count: w.count }, true,
       );
       span.dataset.count = String(w.count);
@@ -224,6 +241,8 @@ export function startRoom(root, config) {
     if (!you || typeof you.nickname !== "string") return;
     nicknameEl.textContent = you.nickname;
     nicknameEl.style.color = safeColor(you.color);
+    youTag.textContent = safeTag(you.tag);
+    youStaff.hidden = you.staff !== true;
   }
 
   function showFeedback(error) {
@@ -318,6 +337,8 @@ export function startRoom(root, config) {
       setYou(ack.data);
       nickForm.hidden = true;
       showFeedback(null);
+    } else if (ack.error.reason === "nickname_reserved") {
+      feedback.textContent = gettext("That nickname is reserved for the site's staff: choose another.");
     } else {
       feedback.textContent = ack.error.code === "invalid"
         ? gettext("A nickname has 1 to 32 printable characters.")

@@ -44,3 +44,9 @@ export function formatTime(iso) {
 export function safeColor(value) {
   return typeof value === "string" && /^#[0-9a-fA-F]{6}$/.test(value) ? value : "#1d232b";
 }
+
+// A sender's tag as the server makes it (4 characters of Crockford's base 32,
+// chat/senders.py), shown as "#k3f9"; anything else is shown as nothing.
+export function safeTag(value) {
+  return typeof value === "string" && /^[0-9a-hjkmnp-tv-z]{4}$/.test(value) ? `#${value}` : "";
+}

@@ -1,10 +1,12 @@
-// Sending a vote: each vote gets a uuid4 `vote_id`; when the ack does not come
-// (timeout, connection lost) the same vote is sent again with the same id once
-// the socket is connected, so the server counts it once.
+// Sending a vote: each vote gets one uuid4 `vote_id`. When the ack does not
+// come (timeout) or the server could not store the vote (`internal`: a
+// database blip, a restart), the same vote, with the same id, is sent again
+// with backoff (dashboard/retry.js), once the socket is connected, so the
+// server counts it once.
 import { request, uuid4 } from "../lib/socket.js";
+import { VOTE_RETRY, sendWithRetry } from "./retry.js";
 
 const ACK_TIMEOUT_MS = 4000;
-const MAX_ATTEMPTS = 6;
 
 function whenConnected(socket) {
   if (socket.connected) return Promise.resolve();
@@ -13,29 +15,27 @@ function whenConnected(socket) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Resolves to the final ack envelope. `onRetry(attempt)` is called before each
-// resend and `onWaiting()` when the vote waits for the connection, so the page
-// can say so.
+// Resolves to the final ack envelope plus `voteId`, `attempts` and `gaveUp`
+// (true when the server still could not store the vote after every retry).
+// `onRetry(attempt, {delayMs, code})` is called before each resend and
+// `onWaiting()` when the vote waits for the connection, so the page can say so.
 export async function sendVote(
-  socket, province, direction, { onRetry = () => {}, onWaiting = () => {}, timeoutMs = ACK_TIMEOUT_MS, backoffMs = 250 } = {},
+  socket, province, direction,
+  { onRetry = () => {}, onWaiting = () => {}, timeoutMs = ACK_TIMEOUT_MS, backoffMs = VOTE_RETRY.baseMs, policy = {} } = {},
 ) {
   const payload = { province, direction, vote_id: uuid4() };
-  let reply = null;
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    if (attempt > 1) {
-      onRetry(attempt);
-      await sleep(Math.min(backoffMs * 2 ** (attempt - 2), 3000));
-    }
-    if (!socket.connected) {
-      onWaiting();
-      await whenConnected(socket);
-    }
-    reply = await request(socket, "vote", payload, timeoutMs);
-    if (!reply || typeof reply !== "object") {
-      reply = { ok: false, error: { code: "internal", message: "" } };
-      break;
-    }
-    if (reply.ok || reply.error?.code !== "timeout") break;
-  }
-  return { ...reply, voteId: payload.vote_id };
+  const { reply, attempts, gaveUp } = await sendWithRetry(payload, {
+    send: (p) => request(socket, "vote", p, timeoutMs),
+    ready: async () => {
+      if (!socket.connected) {
+        onWaiting();
+        await whenConnected(socket);
+      }
+    },
+    sleep,
+    policy: { ...VOTE_RETRY, baseMs: backoffMs, ...policy },
+    onRetry: ({ attempt, delayMs, code }) => onRetry(attempt, { delayMs, code }),
+  });
+  const envelope = reply && typeof reply === "object" ? reply : { ok: false, error: { code: "internal", message: "" } };
+  return { ...envelope, voteId: payload.vote_id, attempts, gaveUp };
 }

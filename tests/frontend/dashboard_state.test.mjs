@@ -2,7 +2,9 @@
 // (a snapshot replaces everything, a delta applies only at version last+1, a
 // gap asks for a snapshot and the deltas that arrive meanwhile are replayed),
 // the colour scale, the vote retry with the same vote_id, and the demo bot.
+// Run with node's own runner: `npm test` (or `node --test tests/frontend/*.test.mjs`).
 import assert from "node:assert/strict";
+import { test } from "node:test";
 
 globalThis.window = globalThis.window || {}; // lib/i18n.js looks for Django's catalog there
 const { sendVote } = await import("../../frontend/src/dashboard/voter.js");
@@ -14,10 +16,8 @@ const snap = (version, votes, extra = {}) => ({
   version, open: true, viewers: 3,
   provinces: Object.entries(votes).map(([code, v]) => ({ code, name: `P${code}`, votes: v })), ...extra,
 });
-const checks = [];
-const check = (name, fn) => { fn(); checks.push(name); };
 
-check("deltas wait for the first snapshot, then replay in order", () => {
+test("deltas wait for the first snapshot, then replay in order", () => {
   const s = new MapState();
   assert.equal(s.applyVotes({ version: 6, counts: { 28: 2 } }).status, "waiting");
   const changes = s.applySnapshot(snap(5, { 28: 1, "08": 0 }));
@@ -26,7 +26,7 @@ check("deltas wait for the first snapshot, then replay in order", () => {
   assert.ok(changes.some((c) => c.code === "28" && c.after === 2));
 });
 
-check("a delta applies only at version last+1; stale ones are ignored", () => {
+test("a delta applies only at version last+1; stale ones are ignored", () => {
   const s = new MapState();
   s.applySnapshot(snap(10, { 28: 5, "08": 1 }));
   assert.equal(s.applyVotes({ version: 11, counts: { 28: 6 } }).status, "applied");
@@ -37,7 +37,7 @@ check("a delta applies only at version last+1; stale ones are ignored", () => {
   assert.deepEqual(r.changes, [{ code: "08", before: 1, after: 0 }]);
 });
 
-check("a gap triggers one resync; the snapshot wins, later deltas replay", () => {
+test("a gap triggers one resync; the snapshot wins, later deltas replay", () => {
   const s = new MapState();
   s.applySnapshot(snap(1, { 28: 1 }));
   assert.equal(s.applyVotes({ version: 3, counts: { 28: 3 } }).status, "gap");
@@ -48,7 +48,7 @@ check("a gap triggers one resync; the snapshot wins, later deltas replay", () =>
   assert.equal(s.applyVotes({ version: 5, counts: { 28: 5 } }).status, "applied");
 });
 
-check("a failed resync lets the next gap ask again", () => {
+test("a failed resync lets the next gap ask again", () => {
   const s = new MapState();
   s.applySnapshot(snap(1, { 28: 1 }));
   assert.equal(s.applyVotes({ version: 5, counts: { 28: 3 } }).status, "gap");
@@ -56,7 +56,7 @@ check("a failed resync lets the next gap ask again", () => {
   assert.equal(s.applyVotes({ version: 7, counts: { 28: 3 } }).status, "gap");
 });
 
-check("a snapshot after a reset or reconnect replaces everything", () => {
+test("a snapshot after a reset or reconnect replaces everything", () => {
   const s = new MapState();
   s.applySnapshot(snap(4, { 28: 9, "08": 2, 41: 1 }));
   const changes = s.applySnapshot(snap(9, { 28: 0, "08": 0 }, { open: false, viewers: 7 }));
@@ -68,7 +68,7 @@ check("a snapshot after a reset or reconnect replaces everything", () => {
   assert.equal(s.total(), 0);
 });
 
-check("malformed messages change nothing", () => {
+test("malformed messages change nothing", () => {
   const s = new MapState();
   s.applySnapshot(snap(2, { 28: 1 }));
   for (const bad of [null, {}, { version: "3", counts: {} }, { version: 3 }, { version: 3, counts: null }]) {
@@ -78,7 +78,7 @@ check("malformed messages change nothing", () => {
   assert.equal(s.counts.get("28"), 1);
 });
 
-check("top-n sorts by votes then name", () => {
+test("top-n sorts by votes then name", () => {
   const s = new MapState();
   s.applySnapshot({ version: 1, open: true, viewers: 0, provinces: [
     { code: "01", name: "B", votes: 2 }, { code: "02", name: "A", votes: 2 }, { code: "03", name: "C", votes: 9 },
@@ -86,7 +86,7 @@ check("top-n sorts by votes then name", () => {
   assert.deepEqual(s.top(2).map((r) => r.code), ["03", "02"]);
 });
 
-check("colour scale: nice tops, zero is its own class, bins tile 1..infinity", () => {
+test("colour scale: nice tops, zero is its own class, bins tile 1..infinity", () => {
   assert.equal(niceCeil(0), 5);
   assert.equal(niceCeil(6), 8);
   assert.equal(niceCeil(54), 75);
@@ -127,13 +127,10 @@ function fakeSocket(script, { connected = true } = {}) {
       },
     }),
   };
-  return { socket, sent };
+  return { socket, sent, listeners };
 }
 
-const asyncChecks = [];
-const checkAsync = (name, fn) => asyncChecks.push([name, fn]);
-
-checkAsync("a vote that times out is resent with the same uuid4 vote_id", async () => {
+test("a vote that times out is resent with the same uuid4 vote_id", async () => {
   const ok = { ok: true, data: { province: "28", votes: 3, version: 9 } };
   const { socket, sent } = fakeSocket([null, null, ok]);
   const retries = [];
@@ -147,7 +144,7 @@ checkAsync("a vote that times out is resent with the same uuid4 vote_id", async 
   assert.deepEqual(Object.keys(sent[0].payload).sort(), ["direction", "province", "vote_id"]);
 });
 
-checkAsync("an error ack is final; each vote has its own id", async () => {
+test("an error ack is final; each vote has its own id", async () => {
   const limited = { ok: false, error: { code: "rate_limited", message: "slow down", retry_after: 0.4 } };
   const { socket, sent } = fakeSocket([limited, limited]);
   const first = await sendVote(socket, "28", "down", { timeoutMs: 10, backoffMs: 1 });
@@ -157,11 +154,13 @@ checkAsync("an error ack is final; each vote has its own id", async () => {
   assert.notEqual(first.voteId, second.voteId);
 });
 
-checkAsync("a vote made offline waits for the connection, then goes out once", async () => {
-  const { socket, sent } = fakeSocket([{ ok: true, data: { votes: 1 } }], { connected: false });
+test("a vote made offline waits for the connection, then goes out once", async () => {
+  const { socket, sent, listeners } = fakeSocket([{ ok: true, data: { votes: 1 } }], { connected: false });
   let waited = false;
   const pending = sendVote(socket, "08", "up", { onWaiting: () => { waited = true; }, timeoutMs: 10 });
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  // It says it waits, waits for "connect", and has sent nothing.
+  assert.equal(waited, true);
+  assert.equal(typeof listeners.connect, "function");
   assert.equal(sent.length, 0);
   socket.connect();
   assert.equal((await pending).ok, true);
@@ -169,7 +168,7 @@ checkAsync("a vote made offline waits for the connection, then goes out once", a
   assert.equal(sent.length, 1);
 });
 
-checkAsync("demo bot: intervals around the mean, ~80% up, waits out rate limits", async () => {
+test("demo bot: intervals around the mean, ~80% up, waits out rate limits", async () => {
   // Drive the bot's timers by hand: record each delay and run the next tick.
   const delays = [];
   const realSetTimeout = globalThis.setTimeout;
@@ -210,10 +209,3 @@ checkAsync("demo bot: intervals around the mean, ~80% up, waits out rate limits"
     Date.now = realNow;
   }
 });
-
-for (const [name, fn] of asyncChecks) {
-  await fn();
-  checks.push(name);
-}
-
-console.log(JSON.stringify({ checks }));

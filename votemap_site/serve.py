@@ -1,0 +1,59 @@
+"""`python -m votemap_site.serve`: uvicorn with the site's flags.
+
+The one way the site is started (`make run`, `make run-workers`, the test
+suite's server processes, the systemd unit in docs/deployment.md), so that the
+flags that protect it cannot drift apart:
+
+- `ws_max_size` equals Engine.IO's packet limit (SOCKETIO_MAX_HTTP_BUFFER_SIZE):
+  uvicorn's default (16 MiB) would read a 15 MiB WebSocket message whole
+  before Engine.IO refuses it; with this, uvicorn closes the connection
+  (code 1009) after reading at most the limit;
+- the sans-I/O WebSocket implementation without permessage-deflate, which the
+  broadcast path writes pre-built frames to (votemap_site/realtime/broadcast.py);
+- lifespan on (the realtime server's start-up and shutdown), a short graceful
+  shutdown, no access log (one line per request is too much for a crowd);
+- proxy headers trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1, a
+  proxy on the same host), so that the per-address limits see the client's
+  address behind nginx and a client cannot choose its own.
+"""
+
+import argparse
+import os
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "votemap_site.settings")
+
+APP = "votemap_site.asgi:application"
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """Keyword arguments for `uvicorn.run` / `uvicorn.Config`, from the settings."""
+    from django.conf import settings
+
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.SOCKETIO_MAX_HTTP_BUFFER_SIZE,
+        "ws_per_message_deflate": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 5,
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m votemap_site.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    uvicorn.run(APP, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+                **uvicorn_options())
+
+
+if __name__ == "__main__":
+    main()
