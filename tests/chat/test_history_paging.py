@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def post(room, text):
     message, _ = services.message_post(
-        room_id=room.id, room_slug=room.slug, text=text, author="Ana", color="#0b57d0", sender_key="k1"
+        room_id=room.id, room_slug=room.slug, text=text, author="Ana", sender_key="k1"
     )
     return message["id"]
 
