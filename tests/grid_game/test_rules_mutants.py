@@ -79,7 +79,7 @@ def test_no_free_cell_is_full():
 def test_inside_is_the_board_and_nothing_more():
     state = board(3, 2)
     assert all(state.inside(x, y) for x in range(3) for y in range(2))
-    assert not any(state.inside(x, y) for x, y in [(-1, 0), (0, -1), (3, 0), (0, 2), (3, 2)])
+    assert not any(state.inside(x, y) for x, y in [(-1, 0), (0, -1), (3, 0), (0, 2), (3, 2), (4, 0), (0, 3)])
 
 
 @pytest.mark.parametrize("start,direction", [((0, 0), "up"), ((0, 0), "left"), ((2, 1), "down"), ((2, 1), "right")])
@@ -110,6 +110,9 @@ def test_a_coin_is_collected_once_and_reappears_on_a_free_cell():
 
 def test_unknown_direction_and_player():
     state = board(2, 2, players=[(0, 0)])
+    with pytest.raises(RuleError) as exc:
+        rules.move(state, player_id="p0", direction="n" * 12 + "xyz", rng=Script())
+    assert exc.value.message == f"unknown direction {'n' * 10!r}"  # a client's text is cut short
     assert code_of(lambda: rules.move(state, player_id="p0", direction="north", rng=Script())) == RuleError.INVALID
     assert code_of(lambda: rules.move(state, player_id="nobody", direction="up", rng=Script())) == RuleError.UNKNOWN_PLAYER
     assert code_of(lambda: rules.leave(state, player_id="nobody")) == RuleError.UNKNOWN_PLAYER
@@ -160,3 +163,20 @@ def test_clean_name():
 def test_player_as_dict():
     assert Player(id="i", symbol="B", name="n", x=1, y=2, score=3).as_dict() == {
         "id": "i", "symbol": "B", "name": "n", "x": 1, "y": 2, "score": 3}
+
+
+def test_the_last_symbol_is_handed_out_and_then_the_game_is_full():
+    n = len(rules.SYMBOLS)
+    width = 40  # 1,600 cells: the symbols run out before the cells do
+    players = tuple(Player(id=f"p{i}", symbol=rules.SYMBOLS[i], name=f"P{i}", x=i % width, y=i // width)
+                    for i in range(n - 1))
+    state = GameState(width=width, height=width, coin_count=0, players=players)
+    state = rules.join(state, player_id="last", name="Quique", rng=Script((n - 1) + 5))
+    assert state.players[-1].symbol == rules.SYMBOLS[-1] == "ZZ"
+    assert code_of(lambda: rules.join(state, player_id="one-more", name="x", rng=Script(n + 5))) == RuleError.FULL
+
+
+def test_states_carry_no_per_instance_dict():
+    # One Player per player per move: slots keep them small.
+    assert not hasattr(Player(id="i", symbol="B", name="n", x=0, y=0), "__dict__")
+    assert not hasattr(board(1, 1), "__dict__")
