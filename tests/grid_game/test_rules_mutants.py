@@ -36,6 +36,11 @@ def code_of(call) -> str:
 
 
 def test_board_size_and_coin_limits():
+    for width, height in [(0, 3), (3, 0), (0, 0)]:
+        with pytest.raises(RuleError, match="at least one column and one row"):
+            rules.new_game(width=width, height=height, coins=0, rng=Script())
+    with pytest.raises(RuleError, match="at least one free cell"):
+        rules.new_game(width=2, height=2, coins=4, rng=Script())
     assert code_of(lambda: rules.new_game(width=0, height=3, coins=0, rng=Script())) == RuleError.INVALID
     assert code_of(lambda: rules.new_game(width=3, height=0, coins=0, rng=Script())) == RuleError.INVALID
     assert code_of(lambda: rules.new_game(width=2, height=2, coins=4, rng=Script())) == RuleError.INVALID
