@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run run-workers cluster test test-frontend setup build lock messages bench-map bench-chat bench-game clean
+.PHONY: run run-workers cluster test test-frontend setup build lock messages mutate bench-map bench-chat bench-game clean
 
 # uvicorn with the site's flags (votemap_site/serve.py says which and why).
 run: setup
@@ -62,6 +62,17 @@ build: node_modules/.installed
 lock: $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip freeze --exclude pip > requirements.lock
+
+# Mutation testing of the pure and core modules with cosmic-ray (not part of
+# `make test`): installs requirements-mutate.txt into the virtualenv, writes
+# mutation-report/summary.md and one report per module. MODULES=votemath,origins
+# picks some; MUTATE_MAX=40 mutates at most 40 mutants per module. See docs/testing.md.
+MODULES ?=
+comma := ,
+MUTATE_MAX ?=
+mutate: $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-mutate.txt
+	MUTATE_MAX=$(MUTATE_MAX) $(PY) scripts/mutate $(subst $(comma), ,$(MODULES))
 
 # Extract and compile translations (needs GNU gettext).
 messages: $(VENV)/.installed

@@ -225,8 +225,11 @@ async def test_send_rate_limit(chat, settings):
     data(await client.call("join", {"room": "cats"}))
     acks = [await client.call("send_message", {"room": "cats", "text": f"rápido {i}"}) for i in range(8)]
     codes = [a["ok"] if a["ok"] else a["error"]["code"] for a in acks]
+    # The burst of 5, then (sent back to back, faster than 3/s refill) at most one
+    # more from the refill; every other one refused.
     assert codes[:5] == [True] * 5
-    assert "rate_limited" in codes[5:]
+    assert codes.count(True) <= 6
+    assert set(codes[5:]) <= {True, "rate_limited"} and codes[5:].count("rate_limited") >= 2
     limited = next(a for a in acks if not a["ok"])
     assert limited["error"]["retry_after"] > 0
     stored = await asyncio.to_thread(Message.objects.count)

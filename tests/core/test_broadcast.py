@@ -247,24 +247,24 @@ async def test_fan_out_reaches_clients_of_another_worker(probe_namespace, settin
         text = got["text"]
         assert await receive_event(b_poll, "heard", timeout=5) == {"text": text}
         assert await receive_event(a_ws, "heard", timeout=5) == {"text": text}
-        # Drain what earlier attempts may have left behind, then check ignore_queue.
-        await asyncio.sleep(0.5)
+        async def texts_until(client, last: str) -> list[str]:
+            """Every `heard` text up to and including `last` (Redis keeps one publisher's order)."""
+            seen = []
+            while not seen or seen[-1] != last:
+                seen.append((await receive_event(client, "heard", timeout=10))["text"])
+            return seen
+
+        # ignore_queue stays on the emitting worker: a published barrier after it
+        # reaches b, and the local-only emit never came before it.
         assert (await a_ws.call("shout", {"text": "local", "local_only": True}))["ok"]
-        seen_local = await receive_event(a_ws, "heard", timeout=5)
-        while seen_local["text"] != "local":
-            seen_local = await receive_event(a_ws, "heard", timeout=5)
-        with pytest.raises((TimeoutError, socketio.exceptions.TimeoutError)):
-            while True:
-                if (await receive_event(b_ws, "heard", timeout=0.5))["text"] == "local":
-                    break
+        assert "local" in await texts_until(a_ws, "local")
+        assert (await a_ws.call("shout", {"text": "barrier 1"}))["ok"]
+        assert "local" not in await texts_until(b_ws, "barrier 1")
         # skip_sid travels through Redis too
         assert (await b_ws.call("shout", {"text": "skip b", "skip_self": True}))["ok"]
-        while (await receive_event(a_ws, "heard", timeout=5))["text"] != "skip b":
-            pass
-        with pytest.raises((TimeoutError, socketio.exceptions.TimeoutError)):
-            while True:
-                if (await receive_event(b_ws, "heard", timeout=0.5))["text"] == "skip b":
-                    break
+        await texts_until(a_ws, "skip b")
+        assert (await b_ws.call("shout", {"text": "barrier 2"}))["ok"]
+        assert "skip b" not in await texts_until(b_ws, "barrier 2")
     finally:
         for client in clients:
             try:

@@ -46,7 +46,9 @@ async def test_redis_presence_sums_live_workers(redis_url) -> None:
     await c.join(key)
     assert await a.total(key) == 3
     c._task.cancel()  # simulate a crash: heartbeats stop, fields stay
-    await asyncio.sleep(0.9)
+    deadline = asyncio.get_running_loop().time() + 10
+    while await a.total(key) != 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
     assert await a.total(key) == 2
     await a.stop()
 

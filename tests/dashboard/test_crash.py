@@ -26,9 +26,20 @@ class Voter:
         self.votes = votes  # (vote_id, province)
         self.acked: dict[str, int] = {}  # vote_id -> count in its ack
         self.failures = 0
+        # Every version this voter was shown, in order: (event, version) for acks, snapshots and deltas.
+        self.versions: list[tuple[str, int]] = []
 
     async def send_all(self, url: str, *, window: int = 8, stop_on_failure: bool = False) -> None:
         client = socketio.AsyncClient(reconnection=False)
+
+        async def on_snapshot(data):
+            self.versions.append(("snapshot", data["version"]))
+
+        async def on_votes(data):
+            self.versions.append(("votes", data["version"]))
+
+        client.on("snapshot", on_snapshot, namespace=NS)
+        client.on("votes", on_votes, namespace=NS)
         try:
             await client.connect(url, namespaces=[NS], transports=["websocket"], wait_timeout=10)
         except Exception:
@@ -46,6 +57,7 @@ class Voter:
                 for (vote_id, _), ack in zip(chunk, results, strict=True):
                     if isinstance(ack, dict) and ack.get("ok"):
                         self.acked[vote_id] = ack["data"]["votes"]
+                        self.versions.append(("ack", ack["data"]["version"]))
                     else:
                         self.failures += 1
                 if stop_on_failure and any(not isinstance(a, dict) for a in results):
@@ -92,6 +104,8 @@ async def test_kill_9_during_a_burst_loses_and_doubles_nothing(tmp_path):
         _, _, ids_after_crash = database_votes(db_path)
         assert acked_before_crash <= ids_after_crash
 
+        before_crash = max(version for v in voters for _, version in v.versions)
+        seen_before = {id(v): len(v.versions) for v in voters}
         server = await asyncio.to_thread(start_server_process, env=env, log_path=log_path)
         # Retry what was not acked (same ids), and also re-send some acked ones.
         for v in voters:
@@ -99,6 +113,18 @@ async def test_kill_9_during_a_burst_loses_and_doubles_nothing(tmp_path):
                 del v.acked[vote_id]
         await asyncio.gather(*[v.send_all(server.url) for v in voters])
         assert all(len(v.acked) == len(v.votes) for v in voters)
+
+        # The version sequence goes on across the restart: the first snapshot after it is at
+        # least the last version seen before (the batches committed but not acked may add to
+        # it), and every delta sent after it is above every version seen before the crash.
+        for v in voters:
+            after = v.versions[seen_before[id(v)]:]
+            assert after and after[0][0] == "snapshot", after[:3]
+            assert after[0][1] >= before_crash
+            deltas = [version for event, version in after if event == "votes"]
+            assert deltas and min(deltas) > before_crash, (before_crash, deltas[:5])
+            acks = [version for event, version in after if event == "ack"]
+            assert acks and min(acks) >= after[0][1]
 
         per_province, counters, ids = database_votes(db_path)
         sent = {vote_id for v in voters for vote_id, _ in v.votes}

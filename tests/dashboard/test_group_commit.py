@@ -86,3 +86,100 @@ async def test_votes_queued_at_shutdown_are_still_committed(namespace):
     assert await sync_to_async(Vote.objects.count)() == 5
     with pytest.raises(RealtimeError):
         await namespace.on_vote("sid-1", vote())
+
+
+# ----- a commit that fails half way -------------------------------------------
+# A database trigger makes one statement of the group commit fail, after the
+# statements before it have run inside the transaction: the vote rows are
+# inserted (and, for the second trigger, the province counters updated) when the
+# error comes. The transaction must take all of it back.
+FAIL_AT = {
+    # statement that fails -> (table, column whose UPDATE raises)
+    "province_update": ("dashboard_province", "votes"),
+    "version_bump": ("dashboard_votingstate", "version"),
+}
+
+
+def _trigger_sql(vendor: str, table: str, column: str) -> tuple[list[str], list[str]]:
+    """(create, drop) statements of a trigger that rejects any UPDATE of `table.column`."""
+    if vendor == "sqlite":
+        return (
+            [f"CREATE TRIGGER fail_half_way BEFORE UPDATE OF {column} ON {table}"
+             " BEGIN SELECT RAISE(ABORT, 'injected failure half way through the batch'); END"],
+            ["DROP TRIGGER fail_half_way"],
+        )
+    if vendor == "postgresql":
+        return (
+            ["CREATE FUNCTION fail_half_way() RETURNS trigger LANGUAGE plpgsql AS"
+             " $$ BEGIN RAISE EXCEPTION 'injected failure half way through the batch'; END $$",
+             f"CREATE TRIGGER fail_half_way BEFORE UPDATE OF {column} ON {table}"
+             " FOR EACH ROW EXECUTE FUNCTION fail_half_way()"],
+            [f"DROP TRIGGER fail_half_way ON {table}", "DROP FUNCTION fail_half_way()"],
+        )
+    pytest.skip(f"no failure trigger for {vendor}")
+
+
+def _run_sql(statements: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _stored() -> tuple[int, dict[str, int], int, int]:
+    from dashboard.models import STATE_PK, Province, VotingState
+
+    state = VotingState.objects.get(pk=STATE_PK)
+    counts = dict(Province.objects.exclude(votes=0).values_list("code", "votes"))
+    return Vote.objects.count(), counts, state.version, state.revision
+
+
+@pytest.mark.parametrize("fail_at", sorted(FAIL_AT))
+async def test_a_commit_failing_half_way_stores_nothing_and_the_retry_counts_each_vote_once(
+    namespace, fail_at, caplog
+):
+    from django.db import connection
+
+    # Some votes already stored, so "nothing moved" is checked against non-zero counts.
+    for _ in range(2):
+        await namespace.on_vote("sid-1", vote("08"))
+    before = await sync_to_async(_stored)()
+    assert before[0] == 2 and before[1] == {"08": 2}
+
+    create, drop = _trigger_sql(connection.vendor, *FAIL_AT[fail_at])
+    await sync_to_async(_run_sql)(create)
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    codes = ["28", "28", "08", "41", "28"]
+    sent_before = len(namespace.sent)
+    try:
+        results = await asyncio.gather(
+            *[namespace.on_vote("sid-1", vote(code, vote_id=vote_id)) for code, vote_id in zip(codes, ids, strict=True)],
+            return_exceptions=True,
+        )
+    finally:
+        await sync_to_async(_run_sql)(drop)
+    assert all(isinstance(r, RealtimeError) and r.code == "internal" for r in results), results
+    # The failure came from the database, half way through the batch, not before it.
+    assert "injected failure half way" in caplog.text
+    # Nothing of the batch is stored: no vote row, no counter moved, the version did not move.
+    assert await sync_to_async(_stored)() == before
+    assert not [e for e, *_ in namespace.sent[sent_before:] if e == "votes"]
+
+    # The clients retry with the same vote_ids: each is counted exactly once.
+    acks = await asyncio.gather(
+        *[namespace.on_vote("sid-1", vote(code, vote_id=vote_id)) for code, vote_id in zip(codes, ids, strict=True)]
+    )
+    assert sorted(a["votes"] for a in acks if a["province"] == "28") == [1, 2, 3]
+    count, counts, version, _ = await sync_to_async(_stored)()
+    assert count == before[0] + 5
+    assert counts == {"08": 3, "28": 3, "41": 1}
+    assert version == before[2] + 1 == acks[0]["version"]
+    stored_ids = await sync_to_async(lambda: {str(v) for v in Vote.objects.values_list("vote_id", flat=True)})()
+    assert set(ids) <= stored_ids
+    # And a second retry of the same ids changes nothing.
+    again = await asyncio.gather(
+        *[namespace.on_vote("sid-1", vote(code, vote_id=vote_id)) for code, vote_id in zip(codes, ids, strict=True)]
+    )
+    assert {a["version"] for a in again} == {version}
+    assert await sync_to_async(_stored)() == (count, counts, version, before[3])

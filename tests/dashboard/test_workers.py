@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -145,3 +146,95 @@ async def test_two_workers_share_votes_versions_and_admin_changes(fresh_postgres
                 pass
         await asyncio.to_thread(worker_a.stop)
         await asyncio.to_thread(worker_b.stop)
+
+
+RACE_CODES = ["28", "08", "46", "41", "29", "03"]
+
+
+async def test_concurrent_batches_on_two_workers_reach_every_viewer_in_version_order(fresh_postgres, redis_url,
+                                                                                      tmp_path):
+    """Both workers commit a batch every few milliseconds, at the same moments.
+
+    Every viewer (two per worker) must see each version exactly once, in order,
+    with no gap: a worker that published without the commit-order lock lets a
+    later version overtake an earlier one in the pub/sub channel, and one that
+    read the version without locking the state row hands the same version to
+    two batches. Each vote goes to a province chosen so that both workers often
+    write disjoint provinces at once (only the state row orders them then).
+
+    The load is sized so that a missing commit-order lock shows up in (nearly)
+    every run: with 16 votes in flight per viewer each worker's event loop is
+    busy enough that the later commit often publishes first. Smaller loads
+    (4 in flight, a few hundred votes) caught it in fewer than half the runs.
+    """
+    env = {"DATABASE_URL": fresh_postgres, "REDIS_URL": redis_url, "DASHBOARD_VOTE_RATE": "100000",
+           "DASHBOARD_VOTE_BURST": "100000", "DASHBOARD_TICK_MS": "5"}
+    await asyncio.to_thread(migrate_database, env)
+    workers = [await asyncio.to_thread(start_server_process, env=env, log_path=tmp_path / f"{n}.log")
+               for n in ("a", "b")]
+    viewers = [Recorder() for _ in range(4)]
+    worker_of = [0, 1, 0, 1]
+    try:
+        for viewer, w in zip(viewers, worker_of, strict=True):
+            await viewer.connect(workers[w].url)
+        for viewer in viewers:
+            await viewer.wait_for(lambda viewer=viewer: viewer.of("snapshot"))
+        start = viewers[0].of("snapshot")[0]["version"]
+        assert all(v.of("snapshot")[0]["version"] == start for v in viewers)
+
+        # Each viewer keeps 16 votes in flight all the time, so both workers commit a batch
+        # almost every tick, at the same moments, for a couple of hundred ticks.
+        per_viewer, in_flight = 500, 16
+        sent: Counter = Counter()
+        acked_by: dict[int, set[int]] = {}  # version -> the workers whose acks carried it
+
+        async def stream(n: int) -> None:
+            viewer, w = viewers[n], worker_of[n]
+            # Worker A's viewers vote on the first half of the codes, worker B's on the second,
+            # except every fifth vote, which crosses over (same provinces on both workers).
+            half = RACE_CODES[:3] if w == 0 else RACE_CODES[3:]
+            codes = [RACE_CODES[(n + i) % len(RACE_CODES)] if i % 5 == 0 else half[(n + i) % 3]
+                     for i in range(per_viewer)]
+            sent.update(codes)
+            gate = asyncio.Semaphore(in_flight)
+
+            async def one(code: str) -> None:
+                async with gate:
+                    ack = await viewer.vote(code)
+                acked_by.setdefault(ack["version"], set()).add(w)
+
+            await asyncio.gather(*[one(code) for code in codes])
+
+        await asyncio.gather(*[stream(n) for n in range(len(viewers))])
+
+        last = max(acked_by)
+        for viewer in viewers:
+            await viewer.wait_for(lambda viewer=viewer: any(d["version"] >= last for d in viewer.of("votes")))
+
+        # Each version belongs to one batch, committed by one worker.
+        shared = {version: ws for version, ws in acked_by.items() if len(ws) > 1}
+        assert not shared, f"versions acked by both workers: {sorted(shared)[:10]}"
+        for n, viewer in enumerate(viewers):
+            versions = [d["version"] for d in viewer.of("votes")]
+            out_of_order = [(a, b) for a, b in zip(versions, versions[1:], strict=False) if b != a + 1]
+            assert not out_of_order, f"viewer {n}: versions not one by one: {out_of_order[:10]}"
+            assert versions == list(range(start + 1, last + 1)), f"viewer {n}"
+        assert all(v.of("votes") == viewers[0].of("votes") for v in viewers[1:])
+        # The deltas, applied in order, end at the totals that were sent; so does the database.
+        merged = {}
+        for delta in viewers[0].of("votes"):
+            merged.update(delta["counts"])
+        assert merged == dict(sent)
+        snapshot = await viewers[1].client.call("get_snapshot", {}, namespace=NS, timeout=10)
+        assert snapshot["ok"], snapshot
+        assert snapshot["data"]["version"] == last
+        assert {p["code"]: p["votes"] for p in snapshot["data"]["provinces"] if p["votes"]} == dict(sent)
+        assert sum(sent.values()) == per_viewer * len(viewers)
+    finally:
+        for viewer in viewers:
+            try:
+                await asyncio.wait_for(viewer.client.disconnect(), 3)
+            except Exception:
+                pass
+        for worker in workers:
+            await asyncio.to_thread(worker.stop)

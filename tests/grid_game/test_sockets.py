@@ -75,10 +75,10 @@ async def test_join_returns_you_arena_and_state(arenas, sio_client):
     assert data["arena"]["slug"] == "main"
     assert (data["arena"]["width"], data["arena"]["height"]) == (20, 10)
     state = data["state"]
-    assert state["arena"] == "main" and isinstance(state["tick"], int)
+    assert state["arena"] == "main" and state["tick"] >= 0
     assert find(state, you["id"]) == you
     assert len(state["coins"]) == 3 and state["players_online"] == 1
-    assert isinstance(data["high_scores"], list)
+    assert data["high_scores"] == []  # nobody has scored in this fresh arena yet
     # The default arena is main.
     c2 = await sio_client(NS)
     assert ok(await c2.call("join_game", {}))["arena"]["slug"] == "main"
@@ -187,8 +187,10 @@ async def test_move_rate_limited(arenas, sio_client):
     c = await sio_client(NS)
     ok(await c.call("join_game", {"arena": "main"}))
     acks = await asyncio.gather(*[c.call("move", {"direction": "left", "seq": i}) for i in range(40)])
+    accepted = [a for a in acks if a["ok"]]
     limited = [a for a in acks if not a["ok"]]
-    assert limited, "40 moves at once must exceed the burst"
+    # The burst (GAME_MOVE_BURST, 20), plus what refills while 40 moves arrive at once.
+    assert 20 <= len(accepted) <= 20 + 3, len(accepted)
     assert all(a["error"]["code"] == "rate_limited" and a["error"]["retry_after"] > 0 for a in limited)
 
 
@@ -351,15 +353,20 @@ async def test_switching_arenas_leaves_the_previous_one(arenas, sio_client):
     ok(await a.call("join_game", {"arena": "main"}))
     state = await wait_state(watcher, lambda s: s["players_online"] == 0)
     assert find(state, you["id"]) is not None  # seat kept for the grace period
-    # a no longer receives tiny's states
-    await asyncio.sleep(0.3)
+    # a no longer receives tiny's states: make tiny change (another player joins), wait
+    # until the watcher has seen that state, then everything a got must be main's.
+    b = await sio_client(NS)
+    b_you = ok(await b.call("join_game", {"arena": "tiny"}))["you"]
+    await wait_state(watcher, lambda s: find(s, b_you["id"]) is not None)
+    arenas_seen = set()
     while True:
         try:
             event = await a.receive(timeout=0.3)
-        except Exception:
+        except socketio.exceptions.TimeoutError:
             break
         if event[0] == "state":
-            assert event[1]["arena"] == "main"
+            arenas_seen.add(event[1]["arena"])
+    assert "tiny" not in arenas_seen
 
 
 @pytest.fixture

@@ -10,24 +10,34 @@ export function normalizeWord(word) {
   return word.normalize("NFC").toLowerCase().normalize("NFC").replace(/’/g, "'");
 }
 
-// Append `text` to `parent`, wrapping words found in `trending` (a Set of
-// normalised words) in <mark class="chat-hl">.
-export function appendHighlighted(parent, text, trending) {
-  if (!trending || trending.size === 0) {
-    parent.append(document.createTextNode(text));
-    return;
-  }
+// Split `text` into [{text, hl}] pieces: `hl` marks a word found in
+// `trending` (a Set of normalised words). Pure, so node tests check it.
+export function highlightSegments(text, trending) {
+  if (!trending || trending.size === 0) return text ? [{ text, hl: false }] : [];
+  const pieces = [];
   let last = 0;
   for (const match of text.matchAll(WORD_RE)) {
     if (!trending.has(normalizeWord(match[0]))) continue;
-    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
-    const mark = document.createElement("mark");
-    mark.className = "chat-hl";
-    mark.textContent = match[0];
-    parent.append(mark);
+    if (match.index > last) pieces.push({ text: text.slice(last, match.index), hl: false });
+    pieces.push({ text: match[0], hl: true });
     last = match.index + match[0].length;
   }
-  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+  if (last < text.length) pieces.push({ text: text.slice(last), hl: false });
+  return pieces;
+}
+
+// Append `text` to `parent`, wrapping trending words in <mark class="chat-hl">.
+export function appendHighlighted(parent, text, trending) {
+  for (const piece of highlightSegments(text, trending)) {
+    if (!piece.hl) {
+      parent.append(document.createTextNode(piece.text));
+      continue;
+    }
+    const mark = document.createElement("mark");
+    mark.className = "chat-hl";
+    mark.textContent = piece.text;
+    parent.append(mark);
+  }
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

@@ -1,20 +1,19 @@
 // What the voting page and the presenter view share: the socket, the state
-// with its versioning, the map's colours and numbers, the legend, the top-5
-// leaderboard and the viewer count. Repaints are batched once per frame.
+// with its versioning (./state.js), the map's colours and numbers, the
+// legend, the top-5 leaderboard and the viewer count (./paint.js computes
+// them). Repaints are batched once per frame.
 import { connectNamespace, request } from "../lib/socket.js";
-import { gettext, interpolate, ngettext } from "../lib/i18n.js";
+import { gettext, ngettext } from "../lib/i18n.js";
 import { createMap } from "./map.js";
 import { atlasNames, provinceFeatures } from "./provinces.js";
 import { makeScale } from "./scale.js";
 import { MapState } from "./state.js";
+import { ChangeBatch, describeProvince, isActive, legendLabel, provincePaint, scaleFor, topRows, votesText } from "./paint.js";
 import { textSpan } from "../lib/dom.js";
 
-const INACTIVE_FILL = "#d5d8dc";
 const SNAPSHOT_FALLBACK_MS = 3000;
 
-export function votesText(n) {
-  return interpolate(ngettext("%(n)s vote", "%(n)s votes", n), { n }, true);
-}
+export { votesText };
 
 export function startLiveMap({
   config, mapContainer, legendEl, topEl, topSize = 5, interactive = true, labelPx,
@@ -25,67 +24,44 @@ export function startLiveMap({
   const state = new MapState();
   let scale = makeScale(0);
 
-  const isActive = (code) => !state.ready || state.counts.has(code);
   const nameOf = (code) => state.name(code, atlas);
-  const describe = (code) => ({
-    name: nameOf(code),
-    text: !state.ready ? gettext("Loading…") : isActive(code) ? votesText(state.counts.get(code)) : gettext("Not in the vote"),
-  });
-
+  const describe = (code) => describeProvince(state, code, atlas);
   const map = createMap(mapContainer, { features, interactive, onSelect, describe, labelPx });
   const socket = connectNamespace(config.namespace);
 
-  function paint(code) {
-    const active = isActive(code);
-    const votes = state.counts.get(code) ?? 0;
-    const name = nameOf(code);
-    map.paint(code, {
-      color: active ? scale.color(votes) : INACTIVE_FILL,
-      labelText: state.ready && active ? String(votes) : "",
-      ariaLabel: state.ready
-        ? `${name}: ${active ? votesText(votes) : gettext("Not in the vote")}`
-        : name,
-      inactive: !active,
-    });
-  }
-
   function renderLegend() {
     if (!legendEl) return;
-    const items = scale.bins.map((bin) => {
+    legendEl.replaceChildren(...scale.bins.map((bin) => {
       const li = document.createElement("li");
       const swatch = document.createElement("span");
       swatch.className = "vm-swatch";
       swatch.style.background = bin.color;
       swatch.setAttribute("aria-hidden", "true");
       const text = document.createElement("span");
-      if (bin.to === 0) text.textContent = "0";
-      else if (bin.to === null) text.textContent = `≥ ${bin.from}`;
-      else if (bin.from === bin.to) text.textContent = String(bin.from);
-      else text.textContent = `${bin.from}–${bin.to}`;
+      text.textContent = legendLabel(bin);
       li.append(swatch, text);
       return li;
-    });
-    legendEl.replaceChildren(...items);
+    }));
   }
 
   function renderTop() {
     if (!topEl) return;
-    const rows = state.top(topSize, atlas).filter((row) => row.votes > 0).map((row) => {
+    const { rows, empty } = topRows(state, topSize, atlas);
+    const items = rows.map((row) => {
       const li = document.createElement("li");
       li.dataset.code = row.code;
-      const name = textSpan("vm-top-name", row.name);
       const votes = textSpan("vm-top-votes", row.votes);
       votes.setAttribute("aria-label", votesText(row.votes));
-      li.append(name, votes);
+      li.append(textSpan("vm-top-name", row.name), votes);
       return li;
     });
-    if (!rows.length && state.ready) {
+    if (empty) {
       const li = document.createElement("li");
       li.className = "vm-top-empty";
       li.textContent = gettext("No votes yet: be the first!");
-      rows.push(li);
+      items.push(li);
     }
-    topEl.replaceChildren(...rows);
+    topEl.replaceChildren(...items);
   }
 
   function renderViewers() {
@@ -98,9 +74,7 @@ export function startLiveMap({
 
   // Returns true when the colour classes changed (then every province repaints).
   function rescale() {
-    let max = 0;
-    for (const v of state.counts.values()) if (v > max) max = v;
-    const next = makeScale(max);
+    const next = scaleFor(state);
     if (next.key === scale.key) return false;
     scale = next;
     renderLegend();
@@ -108,19 +82,14 @@ export function startLiveMap({
   }
 
   // Batching -----------------------------------------------------------
-  const dirty = new Set();
-  const flashes = new Map();
-  let all = false;
+  const batch = new ChangeBatch();
   let scheduled = false;
   function flush() {
     scheduled = false;
-    if (rescale()) all = true;
-    for (const code of all ? map.codes : dirty) paint(code);
-    map.flash([...flashes].map(([code, direction]) => ({ code, direction })));
-    const codes = all ? null : new Set(dirty);
-    dirty.clear();
-    flashes.clear();
-    all = false;
+    if (rescale()) batch.markAll();
+    const { codes, flashes } = batch.take();
+    for (const code of codes ?? map.codes) map.paint(code, provincePaint(state, scale, code, atlas));
+    map.flash(flashes);
     renderTop();
     renderViewers();
     if (state.ready) mapContainer.dataset.version = String(state.version);
@@ -132,13 +101,8 @@ export function startLiveMap({
     if (document.hidden) setTimeout(flush, 100);
     else requestAnimationFrame(flush);
   }
-  function record(changes, { animate = true } = {}) {
-    for (const { code, before, after } of changes) {
-      dirty.add(code);
-      if (animate && before !== null && after !== null && before !== after) {
-        flashes.set(code, after > before ? "up" : "down");
-      }
-    }
+  function record(changes, options) {
+    batch.record(changes, options);
     schedule();
   }
 
@@ -149,7 +113,7 @@ export function startLiveMap({
     clearTimeout(snapshotTimer);
     const first = !state.ready;
     const changes = state.applySnapshot(snapshot);
-    all = true;
+    batch.markAll();
     record(changes, { animate: !first });
     map.refreshOrder();
     onSnapshot(state);
@@ -184,8 +148,8 @@ export function startLiveMap({
   });
 
   renderLegend();
-  all = true;
+  batch.markAll();
   schedule();
 
-  return { socket, state, map, atlas, nameOf, isActive, features };
+  return { socket, state, map, atlas, nameOf, isActive: (code) => isActive(state, code), features };
 }

@@ -1,17 +1,17 @@
 // The SVG map of the 52 provinces: paths, a number on each province, the
 // Canary Islands inset border, a tooltip on hover and keyboard focus, the
-// selection outline and the flash of a changed province. Text only ever goes
-// in with textContent.
+// selection outline and the flash of a changed province. What is computed
+// rather than drawn lives in ./layout.js. Text only ever goes in with
+// textContent.
 import { geoPath } from "d3-geo";
 import { geoConicConformalSpain } from "d3-composite-projections";
+import {
+  FLASH_CLASSES, PAD, POP_CLASS, WIDTH, defaultLabelPx, endedClass, flashClass, labelFontSize, mapLayout,
+  provinceOrder, rovingTarget,
+} from "./layout.js";
+import { createTooltip } from "./tooltip.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const WIDTH = 960;
-const PAD = 10;
-// Label size on screen in CSS px, whatever the map's size (smaller on a phone).
-const labelSize = (shownWidth) => (shownWidth < 480 ? 10 : 12);
-const MIN_SIZE = 14; // provinces smaller than this (Ceuta, Melilla) get a round marker
-const MARKER_R = 9;
 
 function svgEl(name, attrs = {}) {
   const el = document.createElementNS(SVG_NS, name);
@@ -19,39 +19,14 @@ function svgEl(name, attrs = {}) {
   return el;
 }
 
-// Centroid of the largest polygon, so an archipelago or a province with
-// exclaves gets its label on its main land.
-function labelPoint(path, f) {
-  if (f.geometry.type !== "MultiPolygon") return path.centroid(f);
-  let best = null;
-  let bestArea = -1;
-  for (const coordinates of f.geometry.coordinates) {
-    const part = { type: "Feature", geometry: { type: "Polygon", coordinates } };
-    const area = path.area(part);
-    if (area > bestArea) {
-      bestArea = area;
-      best = part;
-    }
-  }
-  return path.centroid(best);
-}
-
-export function createMap(container, { features, interactive = true, onSelect = () => {}, describe, labelPx = labelSize }) {
+export function createMap(container, { features, interactive = true, onSelect = () => {}, describe, labelPx = defaultLabelPx }) {
   const projection = geoConicConformalSpain();
-  const collection = { type: "FeatureCollection", features };
-  projection.fitExtent([[PAD, PAD], [WIDTH - PAD, 4 * WIDTH]], collection);
-  const path = geoPath(projection);
+  projection.fitExtent([[PAD, PAD], [WIDTH - PAD, 4 * WIDTH]], { type: "FeatureCollection", features });
   const border = projection.getCompositionBorders();
-
-  // The drawing's height follows from its bounds (inset border included).
-  const [[, y0], [, y1]] = path.bounds(collection);
-  const borderYs = (border.match(/-?\d+(\.\d+)?(e-?\d+)?/g) || []).map(Number).filter((_, i) => i % 2 === 1);
-  const top = Math.min(y0, ...borderYs) - PAD;
-  const bottom = Math.max(y1, ...borderYs) + PAD;
-  const height = bottom - top;
+  const layout = mapLayout(features, geoPath(projection), border);
 
   const svg = svgEl("svg", {
-    viewBox: `0 ${top.toFixed(1)} ${WIDTH} ${height.toFixed(1)}`,
+    viewBox: layout.viewBox,
     class: "vm-svg",
     role: "group",
     "aria-label": container.dataset.label || "",
@@ -64,98 +39,51 @@ export function createMap(container, { features, interactive = true, onSelect = 
   bordersGroup.append(svgEl("path", { d: border, class: "vm-inset-border" }));
   svg.append(provincesGroup, bordersGroup, outlineGroup, labelsGroup);
 
-  const tooltip = document.createElement("div");
-  tooltip.className = "vm-tooltip";
-  tooltip.hidden = true;
-  tooltip.setAttribute("role", "tooltip");
-  tooltip.id = `${container.id || "vm-map"}-tooltip`;
-  const tipName = document.createElement("strong");
-  const tipVotes = document.createElement("span");
-  tooltip.append(tipName, tipVotes);
+  const tooltip = createTooltip(container, describe);
 
   const items = new Map(); // code -> {path, label, d}
-  for (const f of features) {
-    let d = path(f);
-    if (!d) continue;
-    // A province too small to see or tap (Ceuta, Melilla: a few pixels) is
-    // drawn as a round marker on its place, so it is coloured, clickable and
-    // flashes like the others.
-    const [[bx0, by0], [bx1, by1]] = path.bounds(f);
-    if (bx1 - bx0 < MIN_SIZE && by1 - by0 < MIN_SIZE) {
-      const [cx, cy] = [(bx0 + bx1) / 2, (by0 + by1) / 2];
-      d = `M${(cx - MARKER_R).toFixed(1)},${cy.toFixed(1)}a${MARKER_R},${MARKER_R} 0 1,0 ${2 * MARKER_R},0`
-        + `a${MARKER_R},${MARKER_R} 0 1,0 ${-2 * MARKER_R},0Z`;
-    }
-    const el = svgEl("path", { d, class: "vm-province", "data-code": f.id });
+  for (const { code, d, label: [x, y] } of layout.items) {
+    const el = svgEl("path", { d, class: "vm-province", "data-code": code });
     if (interactive) {
       el.setAttribute("tabindex", "-1"); // one tab stop for the map: see roving focus below
       el.setAttribute("role", "button");
       el.setAttribute("aria-pressed", "false");
-      el.setAttribute("aria-describedby", tooltip.id);
+      el.setAttribute("aria-describedby", tooltip.el.id);
     } else {
       el.setAttribute("role", "img");
     }
     provincesGroup.append(el);
-    const [x, y] = labelPoint(path, f);
-    const label = svgEl("text", { x: x.toFixed(1), y: y.toFixed(1), class: "vm-label", "data-code": f.id });
+    const label = svgEl("text", { x, y, class: "vm-label", "data-code": code });
     label.textContent = "";
     labelsGroup.append(label);
-    items.set(f.id, { path: el, label, d });
+    items.set(code, { path: el, label, d });
   }
   const selection = svgEl("path", { class: "vm-selection", d: "" });
   outlineGroup.append(selection);
 
-  container.replaceChildren(svg, tooltip);
+  container.replaceChildren(svg, tooltip.el);
 
   // Labels keep the same size on screen on a phone and on a projector.
   const resize = () => {
-    const shown = svg.getBoundingClientRect().width;
-    if (shown > 0) labelsGroup.setAttribute("font-size", ((labelPx(shown) * WIDTH) / shown).toFixed(2));
+    const size = labelFontSize(svg.getBoundingClientRect().width, labelPx);
+    if (size !== null) labelsGroup.setAttribute("font-size", size);
   };
   resize();
   if ("ResizeObserver" in window) new ResizeObserver(resize).observe(svg);
   else window.addEventListener("resize", resize);
 
   // Tooltip -------------------------------------------------------------
-  let tipCode = null;
-  function fillTooltip(code) {
-    const { name, text } = describe(code);
-    tipName.textContent = name;
-    tipVotes.textContent = text;
-  }
-  function placeTooltip(clientX, clientY) {
-    const box = container.getBoundingClientRect();
-    tooltip.hidden = false;
-    const w = tooltip.offsetWidth;
-    const h = tooltip.offsetHeight;
-    let left = clientX - box.left + 12;
-    let topPx = clientY - box.top - h - 12;
-    if (left + w > box.width) left = Math.max(0, clientX - box.left - w - 12);
-    if (topPx < 0) topPx = clientY - box.top + 16;
-    tooltip.style.left = `${left}px`;
-    tooltip.style.top = `${topPx}px`;
-  }
-  function showTooltipAt(code, clientX, clientY) {
-    tipCode = code;
-    fillTooltip(code);
-    placeTooltip(clientX, clientY);
-  }
   function showTooltipFor(code) {
     const item = items.get(code);
-    if (!item) return;
-    const r = item.path.getBoundingClientRect();
-    showTooltipAt(code, r.left + r.width / 2, r.top + r.height / 2);
+    if (item) tooltip.showBy(code, item.path);
   }
-  function hideTooltip() {
-    tipCode = null;
-    tooltip.hidden = true;
-  }
+  const hideTooltip = tooltip.hide;
 
   const codeOf = (target) => (target instanceof Element ? target.closest(".vm-province")?.dataset.code : undefined);
   svg.addEventListener("pointermove", (e) => {
     const code = codeOf(e.target);
-    if (code) showTooltipAt(code, e.clientX, e.clientY);
-    else if (tipCode && document.activeElement?.dataset?.code !== tipCode) hideTooltip();
+    if (code) tooltip.showAt(code, e.clientX, e.clientY);
+    else if (tooltip.code && document.activeElement?.dataset?.code !== tooltip.code) hideTooltip();
   });
   svg.addEventListener("pointerleave", () => {
     const focused = codeOf(document.activeElement);
@@ -177,7 +105,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
     items.get(code).path.setAttribute("tabindex", "0");
     roving = code;
   }
-  const byName = () => [...items.keys()].sort((a, b) => describe(a).name.localeCompare(describe(b).name, "es"));
+  const byName = () => provinceOrder(items.keys(), (code) => describe(code).name);
   if (interactive) {
     setRoving(byName()[0]);
     svg.addEventListener("focusin", (e) => {
@@ -186,15 +114,12 @@ export function createMap(container, { features, interactive = true, onSelect = 
     });
     svg.addEventListener("keydown", (e) => {
       const code = codeOf(e.target);
-      if (!code || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
-      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      if (!code || e.altKey || e.ctrlKey || e.metaKey) return;
+      const next = rovingTarget(byName(), code, e.key);
+      if (!next) return;
       e.preventDefault();
-      const order = byName();
-      const i = order.indexOf(code);
-      const next = e.key === "Home" ? 0 : e.key === "End" ? order.length - 1
-        : (i + (e.key === "ArrowRight" ? 1 : -1) + order.length) % order.length;
-      setRoving(order[next]);
-      items.get(order[next]).path.focus();
+      setRoving(next);
+      items.get(next).path.focus();
     });
     svg.addEventListener("click", (e) => {
       const code = codeOf(e.target);
@@ -219,7 +144,7 @@ export function createMap(container, { features, interactive = true, onSelect = 
     else item.path.removeAttribute("aria-disabled");
     item.path.setAttribute("aria-label", ariaLabel);
     item.label.textContent = labelText;
-    if (tipCode === code) fillTooltip(code);
+    tooltip.refresh(code);
   }
 
   // Restart the flash of every changed province: drop the classes, force one
@@ -229,23 +154,20 @@ export function createMap(container, { features, interactive = true, onSelect = 
     for (const { code, direction } of changes) {
       const item = items.get(code);
       if (!item) continue;
-      item.path.classList.remove("vm-flash-up", "vm-flash-down");
-      item.label.classList.remove("vm-pop");
-      todo.push([item, direction === "down" ? "vm-flash-down" : "vm-flash-up"]);
+      item.path.classList.remove(...FLASH_CLASSES);
+      item.label.classList.remove(POP_CLASS);
+      todo.push([item, flashClass(direction)]);
     }
     if (!todo.length) return;
     void svg.getBoundingClientRect();
     for (const [item, cls] of todo) {
       item.path.classList.add(cls);
-      item.label.classList.add("vm-pop");
+      item.label.classList.add(POP_CLASS);
     }
   }
   svg.addEventListener("animationend", (e) => {
-    const el = e.target;
-    if (!(el instanceof Element)) return;
-    if (e.animationName === "vm-flash-up") el.classList.remove("vm-flash-up");
-    else if (e.animationName === "vm-flash-down") el.classList.remove("vm-flash-down");
-    else if (e.animationName === "vm-pop") el.classList.remove("vm-pop");
+    const cls = endedClass(e.animationName);
+    if (cls && e.target instanceof Element) e.target.classList.remove(cls);
   });
 
   function select(code) {

@@ -25,8 +25,3 @@ export function atlasNames(features) {
   for (const f of features) names.set(f.id, (f.properties && f.properties.name) || f.id);
   return names;
 }
-
-// Accent- and case-insensitive form for searching ("Ávila" ~ "avila").
-export function searchKey(text) {
-  return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
-}
