@@ -111,6 +111,7 @@ def poll_state(*, messages_since: datetime | None) -> dict[str, Any]:
 
 
 class ChatNamespace(BaseNamespace):
+    lobby_stat = "chat"
     schemas = {
         "list_rooms": ListRoomsPayload,
         "join": JoinPayload,

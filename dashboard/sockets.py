@@ -87,6 +87,7 @@ RESET_PERMISSION = "dashboard.change_votingstate"
 
 
 class MapDashboardNamespace(BaseNamespace):
+    lobby_stat = "map"
     schemas = {
         "vote": VotePayload,
         "get_snapshot": GetSnapshotPayload,

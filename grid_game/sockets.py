@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class GridGameNamespace(BaseNamespace):
+    lobby_stat = "game"
     schemas = {
         "join_game": JoinGamePayload,
         "move": MovePayload,

@@ -60,6 +60,8 @@ class BaseNamespace(socketio.AsyncNamespace):
     rate_limits: ClassVar[dict[str, RateLimit]] = {}
     # key under which connections are counted in presence (default: the namespace path)
     presence_key: ClassVar[str | None] = None
+    # key of this namespace's connection count in the lobby's `stats` (None: not counted)
+    lobby_stat: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
