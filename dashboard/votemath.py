@@ -67,11 +67,6 @@ class BatchEffect:
             raise ValueError("a count is never negative")
         return max(start + self.net, self.floor)
 
-    @property
-    def is_identity(self) -> bool:
-        """True when the batch leaves every starting count unchanged (e.g. `+1, -1`)."""
-        return self.net == 0 and self.floor == 0
-
 
 def batch_effect(steps: Sequence[int] | Iterable[int]) -> BatchEffect:
     net = 0
@@ -82,12 +77,6 @@ def batch_effect(steps: Sequence[int] | Iterable[int]) -> BatchEffect:
         net += step
         lowest = min(lowest, net)
     return BatchEffect(net=net, floor=net - lowest)
-
-
-def combine(first: BatchEffect, second: BatchEffect) -> BatchEffect:
-    """The effect of `first` followed by `second` (associative, like the walk)."""
-    # second(first(s)) = max(max(s + n1, f1) + n2, f2) = max(s + n1 + n2, max(f1 + n2, f2))
-    return BatchEffect(net=first.net + second.net, floor=max(first.floor + second.net, second.floor))
 
 
 # ----- a batch of votes, planned -------------------------------------------

@@ -48,22 +48,6 @@ def test_only_up_votes_add_up(start, n):
     assert votemath.batch_effect([1] * n).apply(start) == start + n
 
 
-@given(starts, steps, steps)
-def test_combining_batches_is_applying_them_one_after_the_other(start, first, second):
-    combined = votemath.combine(votemath.batch_effect(first), votemath.batch_effect(second))
-    assert combined == votemath.batch_effect(first + second)
-    assert combined.apply(start) == votemath.batch_effect(second).apply(votemath.batch_effect(first).apply(start))
-
-
-@given(steps)
-def test_identity_effect_changes_nothing(batch):
-    effect = votemath.batch_effect(batch)
-    if effect.is_identity:
-        assert all(effect.apply(s) == s for s in range(5))
-    else:
-        assert any(effect.apply(s) != s for s in range(5))
-
-
 # ----- plan_batch: a tick's batch worked out before anything is written -----
 class Ballot(NamedTuple):
     vote_id: int

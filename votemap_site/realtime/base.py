@@ -107,10 +107,6 @@ class BaseNamespace(socketio.AsyncNamespace):
         """Connections to this namespace on this worker."""
         return len(self._identities)
 
-    @property
-    def event_names(self) -> list[str]:
-        return sorted(self.schemas)
-
     # ----- dispatch ------------------------------------------------------
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
