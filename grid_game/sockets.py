@@ -75,7 +75,11 @@ class GridGameNamespace(BaseNamespace):
             name="grid-game-config", interval=settings.GAME_CONFIG_POLL_SECONDS, read=selectors.arena_marker,
             changed=self._arenas_changed, active=lambda: bool(self.engine.arenas),
             # An arena is loaded without the marker: the first poll after one
-            # was loaded compares it with the database too.
+            # was loaded compares it with the database too. Later loads need no
+            # such care: database calls run one at a time on one thread and
+            # nothing awaits between an arena's read and its entry in
+            # `engine.arenas`, so an arena read before a change is there by the
+            # time the poll that sees the change calls `poll_config`.
             notify_first=True,
         )
 

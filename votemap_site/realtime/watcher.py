@@ -54,11 +54,13 @@ class Watcher(Generic[M]):
         active: Callable[[], bool] | None = None,
         notify_first: bool = False,
         then: Callable[[], Awaitable[None]] | None = None,
+        run: Callable[[Callable[[], M]], Awaitable[M]] = db,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name
-        self._read = read  # sync, run through db()
+        self._read = read  # sync, run through db() (`run`: tests read without a database)
+        self._run = run
         self._changed = changed
         self._active = active
         self.notify_first = notify_first
@@ -89,7 +91,7 @@ class Watcher(Generic[M]):
         if self._active is not None and not self._active():
             self.seen = None  # nobody to tell: the next client starts from fresh state
             return
-        marker = await db(self._read)
+        marker = await self._run(self._read)
         if self.seen is None and not self.notify_first:
             self.seen = marker
             return
