@@ -274,9 +274,12 @@ class MapDashboardNamespace(BaseNamespace):
         assert self._local_lock is not None
         async with self._local_lock:  # not between a batch's commit and its delta
             snapshot = await self._read_snapshot(shared=False)
+            # The snapshot may already include later changes: they need no second
+            # one. Recorded before the emit, so a client connecting meanwhile
+            # whose own snapshot is older reads again (see `connected`).
+            seen = self._watcher.seen = max(revision, snapshot["revision"])
             await self.emit("snapshot", await self._public_snapshot(snapshot), ignore_queue=True)
-        # The snapshot may already include later changes: they need no second one.
-        return max(revision, snapshot["revision"])
+        return seen
 
     async def _push_viewers(self) -> None:
         if self.connection_count() == 0:
