@@ -309,3 +309,20 @@ async def test_scores_kept_for_a_retry_are_bounded():
     assert min(score for _, score in arena.pending_scores.values()) == 500  # the best are kept
     arena.pending_scores = {}
     await engine.stop()
+
+
+async def test_the_loop_of_an_empty_arena_ends_and_the_next_join_starts_it_again():
+    fakes = Fakes()
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="A", spectate=False)
+    arena = engine.arenas["main"]
+    assert arena.ticking
+    await engine.leave(sid="s1")
+    await async_wait_until(lambda: not arena.ticking, message="the empty arena's loop ending")
+    last = fakes.states()[-1]["tick"]
+    await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="main", name="B", spectate=False)
+    assert arena.ticking
+    await async_wait_until(lambda: fakes.states()[-1]["tick"] > last, message="a state from the restarted loop")
+    ticks = [state["tick"] for state in fakes.states()]
+    assert ticks == sorted(set(ticks))  # strictly increasing across the restart
+    await engine.stop()
