@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from . import services
 from .models import Message, Room, StaffNickname
+from .rooms import presence_key
 
 
 def _members(slug: str) -> int | None:
@@ -20,9 +21,9 @@ def _members(slug: str) -> int | None:
     except RuntimeError:  # no realtime server in this process (management commands)
         return None
     try:
-        return async_to_sync(presence.total)(f"/chat:{slug}")
+        return async_to_sync(presence.total)(presence_key(slug))
     except Exception:
-        return presence.local(f"/chat:{slug}")
+        return presence.local(presence_key(slug))
 
 
 @admin.register(Room)

@@ -95,6 +95,14 @@ def moderation_last_id() -> int:
     return last or 0
 
 
+def watch_marker() -> dict[str, Any]:
+    """What every worker's watcher polls (chat/sockets.py): the rooms as clients see
+    them and the last moderation event. Whole rows rather than a revision column:
+    rooms are few (created in the admin), and a row changed by a plain UPDATE
+    (scripts, `queryset.update`) must be noticed too."""
+    return {"rooms": room_all(), "moderation": moderation_last_id()}
+
+
 def moderation_events_after(*, after_id: int) -> list[dict[str, Any]]:
     return [
         {"id": e.id, "room_id": e.room_id, "kind": e.kind, "message_ids": e.message_ids, "up_to_id": e.up_to_id}

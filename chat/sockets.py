@@ -27,14 +27,17 @@ Everything the trending rule needs (text, time, sender key) is in the stored
 Message row, so a window rebuilt from the database or fed by polling counts
 a message exactly as the worker that stored it did.
 
-Other state polled once a second from the database, so an admin change made
-by any process reaches the clients of every worker: rooms (opened, closed,
-renamed -> `room`), moderation events (-> `message_deleted`,
-`history_cleared`). Member counts are kept in presence under "/chat:<slug>"
+Admin changes made by any process reach the clients of every worker through
+the site's one watcher (votemap_site/realtime/watcher.py): once a second it
+reads the rooms and the last moderation event id (`selectors.watch_marker`)
+and, only when they changed, this worker sends `room` (opened, closed,
+renamed, removed) and `message_deleted` / `history_cleared` to its own
+clients. Member counts are kept in presence under `rooms.presence_key`
 (summed over workers) and pushed as `members` when they change: at once after
-a local join or leave (0.2 s coalescing), and by the once-a-second poll for
-changes on other workers. The reserved nicknames (staff usernames and
-nicknames) are re-read by the same poll.
+a local join or leave (0.2 s coalescing), and by the once-a-second tick for
+changes on other workers. The same tick re-reads the reserved nicknames
+(staff usernames and nicknames: a cache for checks, nothing to tell clients)
+and pushes `trending`.
 
 Memory held here, per worker, and its bounds (nothing a client sends grows
 it beyond them):
@@ -67,8 +70,10 @@ from votemap_site.realtime.errors import CLOSED, INVALID, NOT_FOUND, NOT_JOINED,
 from votemap_site.realtime.identity import Identity, session_get, session_set
 from votemap_site.realtime.ratelimit import RateLimit
 from votemap_site.realtime.ticker import Ticker
+from votemap_site.realtime.watcher import Watcher
 
 from . import selectors, services
+from .rooms import WATCH_ROOMS, presence_key, socket_room
 from .senders import nickname_fold, sender_color, sender_tag
 from .schemas import (
     HistoryPayload,
@@ -82,8 +87,7 @@ from .trending import DEFAULT_TOP, TrendingWindow
 
 log = logging.getLogger(__name__)
 
-# Socket.IO room of the connections that asked for the room list (live counts).
-WATCH_ROOMS = "rooms:watch"
+TICK_SECONDS = 1.0  # trending, members from other workers, admin changes
 # How far back each poll re-reads messages stored by other workers.
 SYNC_OVERLAP_SECONDS = 5.0
 # Message ids counted recently: far longer than the poll's overlap (a slow
@@ -92,24 +96,14 @@ COUNTED_HORIZON_SECONDS = 60.0
 COUNTED_MAX = 20_000
 
 
-def socket_room(slug: str) -> str:
-    return "room:" + slug
-
-
-def presence_key(slug: str) -> str:
-    return "/chat:" + slug
-
-
 def timestamp(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def poll_state(*, moderation_after: int, messages_since: datetime | None) -> dict[str, Any]:
-    """Sync: everything the once-a-second tick reads, in one trip to the database."""
+def poll_state(*, messages_since: datetime | None) -> dict[str, Any]:
+    """Sync: what the once-a-second tick reads, in one trip to the database."""
     return {
-        "rooms": selectors.room_all(),
         "reserved": selectors.nickname_reserved_keys(),
-        "moderation": selectors.moderation_events_after(after_id=moderation_after),
         "messages": (
             selectors.message_texts_since(since=messages_since) if messages_since is not None else []
         ),
@@ -117,6 +111,7 @@ def poll_state(*, moderation_after: int, messages_since: datetime | None) -> dic
 
 
 class ChatNamespace(BaseNamespace):
+    lobby_stat = "chat"
     schemas = {
         "list_rooms": ListRoomsPayload,
         "join": JoinPayload,
@@ -125,15 +120,16 @@ class ChatNamespace(BaseNamespace):
         "history": HistoryPayload,
         "set_nickname": SetNicknamePayload,
     }
-    rate_limits = {
-        "send_message": RateLimit(per_second=settings.CHAT_MESSAGE_RATE, burst=settings.CHAT_MESSAGE_BURST),
-        "join": RateLimit(per_second=5, burst=10),
-        "history": RateLimit(per_second=5, burst=10),
-        "set_nickname": RateLimit(per_second=1, burst=5),
-    }
 
     def __init__(self, namespace: str, **kwargs: Any) -> None:
         super().__init__(namespace, **kwargs)
+        # Read when the server is built, so deployments (and tests) can change them.
+        self.rate_limits = {
+            "send_message": RateLimit(per_second=settings.CHAT_MESSAGE_RATE, burst=settings.CHAT_MESSAGE_BURST),
+            "join": RateLimit(per_second=5, burst=10),
+            "history": RateLimit(per_second=5, burst=10),
+            "set_nickname": RateLimit(per_second=1, burst=5),
+        }
         self.window_seconds = float(settings.CHAT_TRENDING_WINDOW_SECONDS)
         self.min_senders = int(settings.CHAT_TRENDING_MIN_SENDERS)
         self.max_tokens = int(settings.CHAT_TRENDING_MAX_TOKENS)
@@ -155,20 +151,27 @@ class ChatNamespace(BaseNamespace):
         self._last_sync: float | None = None
         self._tick: Ticker | None = None
         self._members_tick: Ticker | None = None
+        self._watcher: Watcher[dict[str, Any]] = Watcher(
+            name="chat-watch", interval=TICK_SECONDS, read=selectors.watch_marker, changed=self._db_changed,
+        )
 
     # ----- lifecycle ------------------------------------------------------
     async def start(self) -> None:
-        self._moderation_after = await db(selectors.moderation_last_id)
-        self._rooms = {room["slug"]: room for room in await db(selectors.room_all)}
+        marker = await db(selectors.watch_marker)
+        self._rooms = {room["slug"]: room for room in marker["rooms"]}
+        self._moderation_after = marker["moderation"]
+        self._watcher.seen = marker  # what the caches hold: the watcher tells of changes after it
         self._reserved = await db(selectors.nickname_reserved_keys)
         await self._rebuild_trending(None)
         self._last_sync = time.time()
-        self._tick = Ticker(name="chat", interval=1.0, callback=self._on_tick, always=True)
+        self._tick = Ticker(name="chat", interval=TICK_SECONDS, callback=self._on_tick, always=True)
         self._members_tick = Ticker(name="chat-members", interval=0.2, callback=self._push_dirty_members)
         self._tick.start()
         self._members_tick.start()
+        self._watcher.start()
 
     async def stop(self) -> None:
+        await self._watcher.stop()
         for ticker in (self._tick, self._members_tick):
             if ticker is not None:
                 await ticker.stop()
@@ -419,10 +422,8 @@ class ChatNamespace(BaseNamespace):
         if self.sync_from_db:
             since = datetime.fromtimestamp((self._last_sync or now) - SYNC_OVERLAP_SECONDS, UTC)
             self._last_sync = now
-        state = await db(poll_state, moderation_after=self._moderation_after, messages_since=since)
+        state = await db(poll_state, messages_since=since)
         self._reserved = state["reserved"]
-        await self._apply_rooms(state["rooms"])
-        await self._apply_moderation(state["moderation"])
         by_id = {room["id"]: room["slug"] for room in self._rooms.values()}
         for message_id, room_id, text, created_at, sender in state["messages"]:
             if room_id in by_id:
@@ -433,6 +434,15 @@ class ChatNamespace(BaseNamespace):
         await self._push_trending(now)
         # Counts changed on other workers are only seen by polling.
         await self._push_members(list(self._rooms))
+
+    async def _db_changed(self, marker: dict[str, Any]) -> dict[str, Any]:
+        """The watcher saw rooms or moderation change: tell this worker's clients."""
+        await self._apply_rooms(marker["rooms"])
+        if marker["moderation"] > self._moderation_after:
+            events = await db(selectors.moderation_events_after, after_id=self._moderation_after)
+            await self._apply_moderation(events)
+        # Events are read a bounded number at a time: the rest makes the next poll differ.
+        return {**marker, "moderation": self._moderation_after}
 
     async def _apply_rooms(self, rows: list[dict[str, Any]]) -> None:
         fresh = {row["slug"]: row for row in rows}

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db.models import Subquery
 
-from .models import STATE_PK, Province, Vote, VotingState
+from .models import STATE_PK, Province, VotingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,12 @@ def voting_state_get() -> StateInfo:
     if row is None:  # no state row yet: the defaults it will be created with
         return StateInfo(is_open=True, version=0, revision=0)
     return StateInfo(is_open=row[0], version=row[1], revision=row[2])
+
+
+def voting_revision() -> int:
+    """What the map's watcher polls: advanced by every change clients must reload."""
+    revision = VotingState.objects.filter(pk=STATE_PK).values_list("revision", flat=True).first()
+    return revision if revision is not None else 0
 
 
 def map_snapshot() -> dict[str, Any]:
@@ -60,10 +66,3 @@ def map_snapshot() -> dict[str, Any]:
 def province_counts() -> list[tuple[str, str, bool, int]]:
     """(code, name, active, votes) of every province, by code (CSV export, reports)."""
     return list(Province.objects.order_by("code").values_list("code", "name", "active", "votes"))
-
-
-def vote_count(*, province: str | None = None) -> int:
-    votes = Vote.objects.all()
-    if province is not None:
-        votes = votes.filter(province_id=province)
-    return votes.count()

@@ -10,8 +10,10 @@ hands them to `vote_cast_batch`, which applies them all in ONE transaction:
    (a column of that row) advances by exactly one per batch that changed a count.
 2. Look up which `vote_id`s are already recorded (a retry is acked with the
    current count and not counted again) and lock the affected provinces.
-3. Walk the votes in arrival order with the per-vote floor at zero
-   (dashboard.votemath) to know each vote's resulting count for its ack.
+3. Plan the batch with no database at all (`votemath.plan_batch`, pure and
+   property-tested): walk the votes in arrival order with the per-vote floor
+   at zero to know each vote's resulting count for its ack, each province's
+   whole effect, and whether the version advances.
 4. Insert the new `Vote` rows (`INSERT ... ON CONFLICT (vote_id) DO NOTHING`,
    so the unique `vote_id` guards against a double count even if the lookup
    were wrong) and update each changed province with one atomic statement
@@ -21,17 +23,22 @@ hands them to `vote_cast_batch`, which applies them all in ONE transaction:
    CPU than the database work.
 5. Bump `version` when a count changed.
 
+Every other write that clients must reload after (reset, open/close, a
+province shown or hidden) goes through `_state_revise`: the same lock first,
+then the change, then `revision` (and for a reset `version`) advanced in the
+same transaction.
+
 The caller resolves the votes' acks only after this function has returned,
 i.e. after the commit: an acked vote is durable.
 """
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -40,6 +47,7 @@ from votemap_site.realtime.errors import CLOSED, NOT_FOUND, RealtimeError
 from . import votemath
 from .ine import PROVINCES
 from .models import STATE_PK, Province, Vote, VotingState
+from .selectors import StateInfo, voting_state_get
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,77 @@ class _BatchSql:
         return ", ".join(["%s"] * n)
 
 
+def _lock_state(cursor: CursorWrapper, sql: _BatchSql) -> tuple[bool, int]:
+    """Step 1: take the lock that orders all writers; returns (is_open, version)."""
+    lock_state = f"SELECT is_open, version FROM {sql.state} WHERE id = %s{sql.for_update}"
+    cursor.execute(lock_state, [STATE_PK])
+    row = cursor.fetchone()
+    if row is None:  # a database flushed by tests, or created without the migrations' data
+        VotingState.objects.get_or_create(pk=STATE_PK)
+        cursor.execute(lock_state, [STATE_PK])
+        row = cursor.fetchone()
+    return bool(row[0]), int(row[1])
+
+
+def _read_batch(
+    cursor: CursorWrapper, sql: _BatchSql, requests: Sequence[VoteRequest], db_id: dict[uuid.UUID, object]
+) -> tuple[dict[uuid.UUID, str], dict[str, tuple[bool, int]]]:
+    """Step 2: the batch's vote ids already recorded, and its provinces (locked, by code)."""
+    ids = list(set(db_id.values()))
+    cursor.execute(f"SELECT vote_id, province_id FROM {sql.vote} WHERE vote_id IN ({sql.marks(len(ids))})", ids)
+    recorded = {sql.uuid_field.to_python(vote_id): code for vote_id, code in cursor.fetchall()}
+    codes = sorted({r.province for r in requests} | set(recorded.values()))
+    cursor.execute(
+        f"SELECT code, active, votes FROM {sql.province} WHERE code IN ({sql.marks(len(codes))})"
+        f" ORDER BY code{sql.for_update}",
+        codes,
+    )
+    provinces = {code: (bool(active), int(votes)) for code, active, votes in cursor.fetchall()}
+    return recorded, provinces
+
+
+def _apply_plan(
+    cursor: CursorWrapper, sql: _BatchSql, requests: Sequence[VoteRequest], plan: votemath.BatchPlan,
+    db_id: dict[uuid.UUID, object], now: datetime,
+) -> None:
+    """Step 4: write what the plan says (step 3, the plan itself, is pure: votemath.plan_batch)."""
+    created_at = sql.time_field.get_db_prep_value(now, connection)
+    rows = [
+        (db_id[request.vote_id], request.province, request.direction, planned.applied, request.voter[:32],
+         created_at)
+        for request, planned in zip(requests, plan.votes, strict=True)
+        if planned.kind == votemath.ACCEPTED
+    ]
+    if rows:
+        # ON CONFLICT DO NOTHING: the unique vote_id is the last line of defence against a double count.
+        cursor.executemany(
+            f"INSERT INTO {sql.vote} (vote_id, province_id, direction, applied, voter, created_at)"
+            f" VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (vote_id) DO NOTHING",
+            rows,
+        )
+    if plan.changed:
+        # One atomic statement per province: the batch's whole effect, GREATEST(votes + net, floor).
+        params = []
+        for code in sorted(plan.changed):
+            effect = plan.effects[code]
+            params.append((effect.net, effect.floor, effect.net, effect.floor, created_at, code))
+        cursor.executemany(
+            f"UPDATE {sql.province} SET votes = CASE WHEN votes + %s > %s THEN votes + %s ELSE %s END,"
+            f" updated_at = %s WHERE code = %s",
+            params,
+        )
+        # Step 5, in the same transaction as the counts it versions.
+        cursor.execute(f"UPDATE {sql.state} SET version = version + 1 WHERE id = %s", [STATE_PK])
+
+
+def _outcome(planned: votemath.PlannedVote, version: int) -> VoteOutcome:
+    if planned.kind == votemath.ACCEPTED:
+        return VoteOutcome(province=planned.province, votes=planned.votes, version=version)
+    if planned.kind == votemath.DUPLICATE:
+        return VoteOutcome(province=planned.province, votes=planned.votes, version=version, duplicate=True)
+    return VoteOutcome(province=planned.province, votes=0, version=version, error=planned.kind)
+
+
 def vote_cast_batch(*, requests: Sequence[VoteRequest], now: datetime | None = None) -> BatchResult:
     """Apply a tick's votes in arrival order, in one transaction (see the module docstring)."""
     if not requests:
@@ -122,86 +201,16 @@ def vote_cast_batch(*, requests: Sequence[VoteRequest], now: datetime | None = N
     sql = _BatchSql()
     db_id = {r.vote_id: sql.uuid_field.get_db_prep_value(r.vote_id, connection) for r in requests}
     with transaction.atomic(), connection.cursor() as cursor:
-        # The lock on the state row orders all writers (SQLite: the IMMEDIATE transaction's lock).
-        lock_state = f"SELECT is_open, version FROM {sql.state} WHERE id = %s{sql.for_update}"
-        cursor.execute(lock_state, [STATE_PK])
-        row = cursor.fetchone()
-        if row is None:  # a database flushed by tests, or created without the migrations' data
-            VotingState.objects.get_or_create(pk=STATE_PK)
-            cursor.execute(lock_state, [STATE_PK])
-            row = cursor.fetchone()
-        is_open, version = bool(row[0]), int(row[1])
-        ids = list(set(db_id.values()))
-        cursor.execute(f"SELECT vote_id, province_id FROM {sql.vote} WHERE vote_id IN ({sql.marks(len(ids))})", ids)
-        existing = {sql.uuid_field.to_python(vote_id): code for vote_id, code in cursor.fetchall()}
-        codes = sorted({r.province for r in requests} | set(existing.values()))
-        cursor.execute(
-            f"SELECT code, active, votes FROM {sql.province} WHERE code IN ({sql.marks(len(codes))})"
-            f" ORDER BY code{sql.for_update}",
-            codes,
+        is_open, version = _lock_state(cursor, sql)
+        recorded, provinces = _read_batch(cursor, sql, requests, db_id)
+        plan = votemath.plan_batch(
+            requests, is_open=is_open, provinces=provinces, recorded=recorded, version=version
         )
-        provinces = {code: (bool(active), int(votes)) for code, active, votes in cursor.fetchall()}
-        counts = {code: votes for code, (_, votes) in provinces.items()}
-        steps: dict[str, list[int]] = defaultdict(list)
-        recorded = dict(existing)  # vote_id -> province, including this batch's
-        rows: list[tuple[object, ...]] = []
-        created_at = sql.time_field.get_db_prep_value(now, connection)
-        # (kind, province, count) per request; versions are filled in once known.
-        results: list[tuple[str, str, int]] = []
-        for request in requests:
-            if request.vote_id in recorded:
-                results.append(("duplicate", recorded[request.vote_id], -1))
-                continue
-            if not is_open:
-                results.append((CLOSED, request.province, 0))
-                continue
-            province = provinces.get(request.province)
-            if province is None or not province[0]:
-                results.append((NOT_FOUND, request.province, 0))
-                continue
-            step = votemath.step_of(request.direction)
-            before = counts[request.province]
-            after = votemath.apply_step(before, step)
-            counts[request.province] = after
-            steps[request.province].append(step)
-            recorded[request.vote_id] = request.province
-            rows.append(
-                (db_id[request.vote_id], request.province, request.direction, after - before,
-                 request.voter[:32], created_at)
-            )
-            results.append(("ok", request.province, after))
-
-        changed = {code: counts[code] for code in steps if counts[code] != provinces[code][1]}
-        if rows:
-            # ON CONFLICT DO NOTHING: the unique vote_id is the last line of defence against a double count.
-            cursor.executemany(
-                f"INSERT INTO {sql.vote} (vote_id, province_id, direction, applied, voter, created_at)"
-                f" VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (vote_id) DO NOTHING",
-                rows,
-            )
-        if changed:
-            # One atomic statement per province: the batch's whole effect, GREATEST(votes + net, floor).
-            params = []
-            for code in sorted(changed):
-                effect = votemath.batch_effect(steps[code])
-                params.append((effect.net, effect.floor, effect.net, effect.floor, created_at, code))
-            cursor.executemany(
-                f"UPDATE {sql.province} SET votes = CASE WHEN votes + %s > %s THEN votes + %s ELSE %s END,"
-                f" updated_at = %s WHERE code = %s",
-                params,
-            )
-            cursor.execute(f"UPDATE {sql.state} SET version = version + 1 WHERE id = %s", [STATE_PK])
-            version += 1
-
-    outcomes = []
-    for kind, code, count in results:
-        if kind == "ok":
-            outcomes.append(VoteOutcome(province=code, votes=count, version=version))
-        elif kind == "duplicate":
-            outcomes.append(VoteOutcome(province=code, votes=counts.get(code, 0), version=version, duplicate=True))
-        else:
-            outcomes.append(VoteOutcome(province=code, votes=0, version=version, error=kind))
-    return BatchResult(outcomes=outcomes, version=version, changed=changed)
+        _apply_plan(cursor, sql, requests, plan, db_id, now)
+    return BatchResult(
+        outcomes=[_outcome(planned, plan.version) for planned in plan.votes],
+        version=plan.version, changed=plan.changed,
+    )
 
 
 def vote_cast(
@@ -220,6 +229,25 @@ def vote_cast(
     return outcome
 
 
+def _state_revise(*, change: Callable[[], object] | None = None, version: bool = False,
+                  **fields: object) -> StateInfo:
+    """The shape of every write that clients must reload after, in one transaction:
+    lock the state row first (the lock that orders every writer, vote batches
+    included, so no deadlock and no batch in between), make `change`, then
+    advance `revision` (every worker's watcher sends its clients a snapshot)
+    and, with `version`, `version` (clients drop deltas older than it), and set
+    `fields` on the row. Returns the state after."""
+    with transaction.atomic():
+        _state_for_update()
+        if change is not None:
+            change()
+        updates: dict[str, object] = {"revision": F("revision") + 1, "updated_at": timezone.now(), **fields}
+        if version:
+            updates["version"] = F("version") + 1
+        VotingState.objects.filter(pk=STATE_PK).update(**updates)
+        return voting_state_get()
+
+
 def votes_reset(*, codes: Iterable[str] | None = None) -> int:
     """Set the counters of `codes` (all provinces when None) to 0; returns the new version.
 
@@ -227,26 +255,19 @@ def votes_reset(*, codes: Iterable[str] | None = None) -> int:
     again). Advances `version` (clients drop older deltas) and `revision` (every
     client gets a fresh snapshot).
     """
-    with transaction.atomic():
-        _state_for_update()
+
+    def zero() -> None:
         provinces = Province.objects.all()
         if codes is not None:
             provinces = provinces.filter(code__in=list(codes))
         provinces.exclude(votes=0).update(votes=0, updated_at=timezone.now())
-        VotingState.objects.filter(pk=STATE_PK).update(
-            version=F("version") + 1, revision=F("revision") + 1, updated_at=timezone.now()
-        )
-        return VotingState.objects.values_list("version", flat=True).get(pk=STATE_PK)
+
+    return _state_revise(change=zero, version=True).version
 
 
 def voting_set_open(*, is_open: bool) -> int:
     """Open or close voting; returns the new revision (clients get a snapshot)."""
-    with transaction.atomic():
-        _state_for_update()
-        VotingState.objects.filter(pk=STATE_PK).update(
-            is_open=is_open, revision=F("revision") + 1, updated_at=timezone.now()
-        )
-        return VotingState.objects.values_list("revision", flat=True).get(pk=STATE_PK)
+    return _state_revise(is_open=is_open).revision
 
 
 def state_touch() -> int:
@@ -254,15 +275,13 @@ def state_touch() -> int:
 
     Call it inside the transaction that made the change; returns the new revision.
     """
-    with transaction.atomic():
-        _state_for_update()
-        VotingState.objects.filter(pk=STATE_PK).update(revision=F("revision") + 1, updated_at=timezone.now())
-        return VotingState.objects.values_list("revision", flat=True).get(pk=STATE_PK)
+    return _state_revise().revision
 
 
 def province_set_active(*, codes: Iterable[str], active: bool) -> int:
     """Show or hide provinces on the map; returns how many changed."""
     with transaction.atomic():
+        _state_for_update()  # first, like every writer (a vote batch locks it before provinces)
         changed = Province.objects.filter(code__in=list(codes)).exclude(active=active).update(
             active=active, updated_at=timezone.now()
         )

@@ -32,15 +32,12 @@ Deltas and versions with several workers
 Admin changes and resets
     The admin (any process) and `reset_votes` only write the database: they
     advance the state row's `revision` (and `version` for resets) in their
-    transaction. Every worker's watcher polls that row once per tick and, when
-    `revision` moved, sends a fresh `snapshot` to its own clients
+    transaction. The site's one watcher (votemap_site/realtime/watcher.py)
+    reads that revision once per tick while this worker has clients and,
+    when it moved, this worker sends a fresh `snapshot` to its own clients
     (`ignore_queue`): every client gets exactly one, after the commit, however
     many workers there are, and even when the change came from a management
-    command or another host. Publishing from the admin after the commit
-    (`transaction.on_commit` + the AsyncServer) was the alternative; it needs
-    an event loop in the admin's thread and loses the push when that process
-    dies between commit and publish. The poll costs one primary-key read per
-    tick per worker, and only while the worker has clients.
+    command or another host (watcher.py says why polling, not publishing).
 
     Why the version lives in the database rather than in a Redis INCR or an
     in-process counter: it is then bumped atomically with the data it
@@ -49,15 +46,14 @@ Admin changes and resets
     sequence instead of starting again from a guess.
 
 Viewers
-    The watcher also reads the viewer total over all workers
-    (`presence.total`) once per tick and sends `viewers` to its own clients
+    On the same tick, after the check, the viewer total over all workers
+    (`presence.total`) is read and sent as `viewers` to this worker's clients
     when it changed.
 """
 
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -73,9 +69,10 @@ from votemap_site.realtime.presence import Presence
 from votemap_site.realtime.ratelimit import RateLimit
 from votemap_site.realtime.shared import OrderLock, build_order_lock
 from votemap_site.realtime.ticker import Ticker
+from votemap_site.realtime.watcher import Watcher
 
 from .schemas import GetSnapshotPayload, ResetVotesPayload, VotePayload
-from .selectors import map_snapshot, voting_state_get
+from .selectors import map_snapshot, voting_revision
 from .services import VoteOutcome, VoteRequest, vote_cast_batch, votes_reset
 
 log = logging.getLogger("dashboard")
@@ -87,13 +84,13 @@ COMMIT_LOCK_SUFFIX = "map:commit"  # after settings.REDIS_KEY_PREFIX
 # it delays the others by at most this long; past it, batches go on without it
 # (only the order in which clients receive deltas is at stake, never the data).
 COMMIT_LOCK_TIMEOUT = 2.0
-WATCH_ERROR_LOG_INTERVAL = 30.0
 # What the admin's "Reset ALL votes" action requires (dashboard/admin.py,
 # VotingStateAdmin.reset_all: permissions=["change"] on VotingState).
 RESET_PERMISSION = "dashboard.change_votingstate"
 
 
 class MapDashboardNamespace(BaseNamespace):
+    lobby_stat = "map"
     schemas = {
         "vote": VotePayload,
         "get_snapshot": GetSnapshotPayload,
@@ -109,33 +106,32 @@ class MapDashboardNamespace(BaseNamespace):
         self.tick = max(0.005, settings.DASHBOARD_TICK_MS / 1000.0)
         self._pending: list[tuple[VoteRequest, asyncio.Future[VoteOutcome]]] = []
         self._flusher: Ticker | None = None
-        self._watcher: Ticker | None = None
         self._local_lock: asyncio.Lock | None = None
         self._order_lock: OrderLock | None = None
         self._accepting = False
-        # The last revision this worker's clients have been sent (None: no clients).
-        self._seen_revision: int | None = None
+        # Admin changes: `seen` is the revision this worker's clients have been
+        # sent (None while it has none).
+        self._watcher: Watcher[int] = Watcher(
+            name="map-watch", interval=self.tick, read=voting_revision, changed=self._admin_changed,
+            active=lambda: self.connection_count() > 0, then=self._push_viewers,
+        )
         self._viewers_sent: int | None = None
         self._snapshot_read: asyncio.Future[dict[str, Any]] | None = None
-        self._watch_error_logged = float("-inf")
-        # Counters for tests and benchmarks.
+        # For tests and benchmarks.
         self.batches_committed = 0
-        self.deltas_sent = 0
 
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
         self._local_lock = asyncio.Lock()
         self._order_lock = build_order_lock(COMMIT_LOCK_SUFFIX, timeout=COMMIT_LOCK_TIMEOUT)
         self._flusher = Ticker(name="map-votes", interval=self.tick, callback=self._flush)
-        self._watcher = Ticker(name="map-watch", interval=self.tick, callback=self._watch, always=True)
         self._flusher.start()
         self._watcher.start()
         self._accepting = True
 
     async def stop(self) -> None:
         self._accepting = False
-        if self._watcher:
-            await self._watcher.stop()
+        await self._watcher.stop()
         if self._flusher and self._local_lock:
             async with self._local_lock:  # never cancel a batch between commit and acks
                 await self._flusher.stop()
@@ -147,9 +143,10 @@ class MapDashboardNamespace(BaseNamespace):
 
     async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
         snapshot = await self._read_snapshot(shared=True)
-        if self._seen_revision is None:
-            self._seen_revision = snapshot["revision"]
-        elif snapshot["revision"] < self._seen_revision:
+        seen = self._watcher.seen
+        if seen is None:
+            self._watcher.seen = snapshot["revision"]
+        elif snapshot["revision"] < seen:
             # An admin change was pushed while this read was in flight: read again.
             snapshot = await self._read_snapshot(shared=False)
         await self.emit("snapshot", await self._public_snapshot(snapshot), to=sid)
@@ -262,35 +259,26 @@ class MapDashboardNamespace(BaseNamespace):
             if delta is not None:
                 try:
                     await self.emit("votes", delta)
-                    self.deltas_sent += 1
                 except Exception:
                     log.exception("namespace=%s: broadcasting version %s failed", self.namespace, result.version)
 
     # ----- the tick: admin changes and viewers ---------------------------
-    async def _watch(self) -> None:
-        try:
-            await self._watch_once()
-        except Exception:
-            # The database or Redis is unavailable: say so now and then, not 20 times a second.
-            now = time.monotonic()
-            if now - self._watch_error_logged >= WATCH_ERROR_LOG_INTERVAL:
-                self._watch_error_logged = now
-                log.exception("namespace=%s: watching for admin changes and viewers failed", self.namespace)
+    async def _admin_changed(self, revision: int) -> int:
+        """The watcher saw a new revision: send this worker's clients a snapshot."""
+        assert self._local_lock is not None
+        async with self._local_lock:  # not between a batch's commit and its delta
+            snapshot = await self._read_snapshot(shared=False)
+            # The snapshot may already include later changes: they need no second
+            # one. Recorded before the emit, so a client connecting meanwhile
+            # whose own snapshot is older reads again (see `connected`).
+            seen = self._watcher.seen = max(revision, snapshot["revision"])
+            await self.emit("snapshot", await self._public_snapshot(snapshot), ignore_queue=True)
+        return seen
 
-    async def _watch_once(self) -> None:
+    async def _push_viewers(self) -> None:
         if self.connection_count() == 0:
-            self._seen_revision = None
             self._viewers_sent = None
             return
-        state = await db(voting_state_get)
-        if self._seen_revision is None:
-            self._seen_revision = state.revision
-        elif state.revision != self._seen_revision:
-            assert self._local_lock is not None
-            async with self._local_lock:
-                snapshot = await self._read_snapshot(shared=False)
-                self._seen_revision = max(state.revision, snapshot["revision"])
-                await self.emit("snapshot", await self._public_snapshot(snapshot), ignore_queue=True)
         viewers = await self.presence.total(self.presence_key)
         if viewers != self._viewers_sent:
             self._viewers_sent = viewers

@@ -1,5 +1,6 @@
 """The authoritative game engine: one in-memory `ArenaRuntime` per arena, each
-with its own tick loop.
+with its own tick loop (a `Ticker` of votemap_site/realtime/ticker.py, the
+site's one scheduler, which ends itself when the arena is empty).
 
 How a move is applied (and why the ack is the true position)
 -------------------------------------------------------------
@@ -16,7 +17,13 @@ and making the handler wait for it would give the same order with up to one
 tick of extra ack latency and a future per move; a move is visible to the
 other players at the next broadcast either way. Joins and leaves, which await
 the database before they change anything, take the arena's asyncio lock and
-re-check the state after their awaits.
+re-check the state after their awaits. Refusals raise the site's
+`RealtimeError` with a protocol error code, which the namespace's base turns
+into the error ack.
+
+Admin changes (arena closed, resized, deleted) are read from the database by
+`poll_config`, which the namespace's watcher calls when the arenas' marker
+changed (votemap_site/realtime/watcher.py).
 
 Deployment: one process per arena
 ---------------------------------
@@ -35,6 +42,7 @@ clock so it still increases.
 """
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -42,19 +50,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from votemap_site.realtime.errors import CLOSED, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
+from votemap_site.realtime.ticker import Ticker
+
 from . import rules
+from .rooms import arena_room
 from .rules import GameState, RuleError
 
 log = logging.getLogger(__name__)
-
-
-class GameError(Exception):
-    """Turned into an error ack by the namespace. `code` is a protocol error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +114,10 @@ class ArenaRuntime:
         self.tick = int(time.time() * hz)
         self.dirty = True
         self.seats: dict[str, Seat] = {}
-        self.by_player: dict[str, Seat] = {}
         self.spectators: set[str] = set()
         self.lock = asyncio.Lock()
-        self.task: asyncio.Task[None] | None = None
+        self.ticker: Ticker | None = None  # created with the first join
+        self.housekeeping_at = 0.0
         self.pending_scores: dict[str, tuple[str, int]] = {}
         self.flushing: asyncio.Task[None] | None = None
         self.pending_resize = False
@@ -135,7 +138,11 @@ class ArenaRuntime:
 
     @property
     def room(self) -> str:
-        return f"arena:{self.info.slug}"
+        return arena_room(self.info.slug)
+
+    @property
+    def ticking(self) -> bool:
+        return self.ticker is not None and self.ticker.running
 
     def anonymous_seats(self) -> int:
         return sum(1 for seat in self.seats.values() if seat.anonymous)
@@ -252,17 +259,22 @@ class Engine:
             return arena
         info = await self.load_arena(slug)
         if info is None:
-            raise GameError("not_found", f"no arena {slug[:64]!r}")
+            raise RealtimeError(NOT_FOUND, f"no arena {slug[:64]!r}")
         arena = self.arenas.get(slug)  # created while we awaited
         if arena is None:
             arena = self.arenas[slug] = ArenaRuntime(info, rng=self._rng(slug), hz=self.hz)
         return arena
 
     def _ensure_loop(self, arena: ArenaRuntime) -> None:
-        if self._stopping:
+        if self._stopping or arena.ticking:
             return
-        if arena.task is None or arena.task.done():
-            arena.task = asyncio.create_task(self._loop(arena), name=f"grid-game:{arena.slug}")
+        if arena.ticker is None:
+            arena.ticker = Ticker(
+                name=f"grid-game:{arena.slug}", interval=self.interval,
+                callback=functools.partial(self._tick, arena), always=True,
+            )
+        arena.housekeeping_at = 0.0  # a (re)started loop begins with housekeeping
+        arena.ticker.start()
 
     # ----- client actions -------------------------------------------------
     async def join(
@@ -278,9 +290,9 @@ class Engine:
             # No await from here to the end of the block: a disconnect either
             # happened before (refuse) or comes after (and finds the member).
             if not self.is_connected(sid):
-                raise GameError("not_joined", "the connection closed while joining")
+                raise RealtimeError(NOT_JOINED, "the connection closed while joining")
             if self.arenas.get(slug) is not arena:
-                raise GameError("not_found", f"no arena {slug[:64]!r}")  # deleted and dropped meanwhile
+                raise RealtimeError(NOT_FOUND, f"no arena {slug[:64]!r}")  # deleted and dropped meanwhile
             you = None
             if spectate:
                 self._detach(arena, sid)
@@ -305,18 +317,18 @@ class Engine:
     ) -> rules.Player:
         """Resume the identity's seat or take a new one (synchronous: no awaits)."""
         if not arena.info.is_open:
-            raise GameError("closed", "this arena is closed; you can still watch it (spectate)")
+            raise RealtimeError(CLOSED, "this arena is closed; you can still watch it (spectate)")
         seat = arena.seats.get(seat_key)
         now = self.clock()
         if seat is None:
             if len(arena.state.players) >= arena.info.max_players:
-                raise GameError(
-                    "closed", f"this arena is full ({arena.info.max_players} players); try another one or watch"
+                raise RealtimeError(
+                    CLOSED, f"this arena is full ({arena.info.max_players} players); try another one or watch"
                 )
             limit = self.anonymous_seats
             if anonymous and limit is not None and arena.anonymous_seats() >= limit:
-                raise GameError(
-                    "closed",
+                raise RealtimeError(
+                    CLOSED,
                     f"the {limit} seats of this arena for connections without a browser session are taken; "
                     "open the game page in a browser to play, or join with spectate: true to watch",
                 )
@@ -324,10 +336,9 @@ class Engine:
                 arena.state = rules.join(arena.state, player_id=player_id, name=name or "Player", rng=arena.rng)
             except RuleError as err:
                 if err.code in (RuleError.FULL,):
-                    raise GameError("closed", "this arena is full; try another one or watch") from err
-                raise GameError("invalid", err.message) from err
+                    raise RealtimeError(CLOSED, "this arena is full; try another one or watch") from err
+                raise RealtimeError(INVALID, err.message) from err
             seat = arena.seats[seat_key] = Seat(key=seat_key, player_id=player_id, anonymous=anonymous)
-            arena.by_player[player_id] = seat
         elif name:
             arena.state = rules.rename(arena.state, player_id=seat.player_id, name=name)
         arena.spectators.discard(sid)
@@ -341,18 +352,18 @@ class Engine:
         """Apply one move now, atomically (no await), and return the ack's data."""
         member = self.members.get(sid)
         if member is None or member.seat_key is None:
-            raise GameError("not_joined", "join a game (not as a spectator) before moving")
+            raise RealtimeError(NOT_JOINED, "join a game (not as a spectator) before moving")
         arena = self.arenas[member.slug]
         seat = arena.seats.get(member.seat_key)
         if seat is None:
-            raise GameError("not_joined", "your seat was given up; join again")
+            raise RealtimeError(NOT_JOINED, "your seat was given up; join again")
         if not arena.info.is_open:
-            raise GameError("closed", "this arena has been closed")
+            raise RealtimeError(CLOSED, "this arena has been closed")
         before = arena.state
         try:
             after = rules.move(before, player_id=seat.player_id, direction=direction, rng=arena.rng)
         except RuleError as err:
-            raise GameError("invalid", err.message) from err
+            raise RealtimeError(INVALID, err.message) from err
         seat.last_active = self.clock()
         player = after.player(seat.player_id)
         if after is not before:
@@ -366,7 +377,7 @@ class Engine:
     async def leave(self, *, sid: str) -> None:
         member = self.members.get(sid)
         if member is None:
-            raise GameError("not_joined", "you are not in a game")
+            raise RealtimeError(NOT_JOINED, "you are not in a game")
         await self._leave_socket(sid, explicit=True)
 
     async def disconnect(self, *, sid: str, seat_key: str | None = None, anonymous: bool = False) -> None:
@@ -420,7 +431,6 @@ class Engine:
             arena.note_score(player)
             arena.state = rules.leave(arena.state, player_id=seat.player_id)
         arena.seats.pop(seat.key, None)
-        arena.by_player.pop(seat.player_id, None)
         arena.dirty = True
 
     async def _report_online(self, arena: ArenaRuntime) -> None:
@@ -435,40 +445,32 @@ class Engine:
                 log.warning("could not publish players online for %s", arena.slug, exc_info=True)
 
     # ----- the tick loop ----------------------------------------------------
-    async def _loop(self, arena: ArenaRuntime) -> None:
-        next_at = time.monotonic()
-        housekeeping_at = 0.0
-        while True:
-            next_at = max(next_at + self.interval, time.monotonic())
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            started = time.thread_time()
-            try:
-                now = self.clock()
-                if now >= housekeeping_at:
-                    housekeeping_at = now + min(1.0, self.interval * 5)
-                    await self._housekeeping(arena, now)
-                payload = None
-                if arena.dirty:
-                    arena.dirty = False
-                    arena.next_tick()
-                    payload = arena.state_payload()
-                if arena.pending_scores and (arena.flushing is None or arena.flushing.done()):
-                    arena.flushing = asyncio.create_task(self._flush_scores(arena))
-                arena.work_seconds += time.thread_time() - started
-                arena.work_ticks += 1
-                if payload is not None:
-                    sent = time.thread_time()
-                    await self.emit("state", payload, room=arena.room)
-                    arena.emit_seconds += time.thread_time() - sent
-                if not arena.seats and not arena.spectators and not arena.dirty:
-                    arena.task = None
-                    if arena.deleted:
-                        self._forget_arena(arena)
-                    return  # nobody left: the loop restarts with the next join
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("grid game arena %s: tick failed", arena.slug)
+    async def _tick(self, arena: ArenaRuntime) -> object:
+        """One tick of an arena's loop (every 1/GAME_TICK_HZ s; the Ticker keeps the
+        schedule without drift and logs a failed tick)."""
+        started = time.thread_time()
+        now = self.clock()
+        if now >= arena.housekeeping_at:
+            arena.housekeeping_at = now + min(1.0, self.interval * 5)
+            await self._housekeeping(arena, now)
+        payload = None
+        if arena.dirty:
+            arena.dirty = False
+            arena.next_tick()
+            payload = arena.state_payload()
+        if arena.pending_scores and (arena.flushing is None or arena.flushing.done()):
+            arena.flushing = asyncio.create_task(self._flush_scores(arena))
+        arena.work_seconds += time.thread_time() - started
+        arena.work_ticks += 1
+        if payload is not None:
+            sent = time.thread_time()
+            await self.emit("state", payload, room=arena.room)
+            arena.emit_seconds += time.thread_time() - sent
+        if not arena.seats and not arena.spectators and not arena.dirty:
+            if arena.deleted:
+                self._forget_arena(arena)
+            return Ticker.STOP  # nobody left: the loop restarts with the next join
+        return None
 
     async def _housekeeping(self, arena: ArenaRuntime, now: float) -> None:
         lost: list[tuple[Seat, str]] = []
@@ -539,7 +541,7 @@ class Engine:
                     arena.dirty = True
                 if arena.connections():
                     self._ensure_loop(arena)
-                elif arena.task is None or arena.task.done():
+                elif not arena.ticking:
                     self._forget_arena(arena)
                 continue
             if info.revision == arena.info.revision and info.id == arena.info.id:
@@ -556,10 +558,6 @@ class Engine:
                 self._ensure_loop(arena)
 
     # ----- queries and shutdown ---------------------------------------------
-    def online(self, slug: str) -> int:
-        arena = self.arenas.get(slug)
-        return arena.players_online() if arena else 0
-
     def tick_cost(self) -> dict[str, float]:
         """The tick loops' own cost over all arenas: the loop's work (housekeeping,
         building the state payload) and, separately, the time spent handing the
@@ -573,10 +571,7 @@ class Engine:
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [a.task for a in self.arenas.values() if a.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(a.ticker.stop() for a in self.arenas.values() if a.ticker is not None))
         flushes = [a.flushing for a in self.arenas.values() if a.flushing is not None]
         await asyncio.gather(*flushes, return_exceptions=True)
         for arena in self.arenas.values():
@@ -585,7 +580,6 @@ class Engine:
                     arena.note_score(arena.state.player(seat.player_id))
             if arena.pending_scores:
                 await self._flush_scores(arena)
-            arena.task = None
 
 
 def _asdict(info: ArenaInfo) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """Reads for the grid game (sync; call through db() from async code)."""
 
+from django.db.models import Count, Max, Sum
+
 from .engine import ArenaInfo
 from .models import Arena, HighScore
+
 
 def _config(arena: Arena) -> ArenaInfo:
     return ArenaInfo(
@@ -22,6 +25,17 @@ def arena_list() -> list[ArenaInfo]:
 def arena_revisions(*, slugs: list[str]) -> dict[str, ArenaInfo]:
     """The current configuration of the given arenas (deleted ones are absent)."""
     return {a.slug: _config(a) for a in Arena.objects.filter(slug__in=slugs)}
+
+
+def arena_marker() -> tuple[int, int, int]:
+    """What the game's watcher polls: (arenas, highest id, sum of revisions), one row.
+
+    Every admin change bumps its arena's revision (so the sum grows), a
+    deletion lowers the count, and a new arena has a higher id than any
+    before it: any change that loaded arenas must apply moves the marker.
+    """
+    row = Arena.objects.aggregate(n=Count("id"), last=Max("id"), revisions=Sum("revision"))
+    return (row["n"], row["last"] or 0, row["revisions"] or 0)
 
 
 def high_score_top(*, arena_id: int, limit: int = 10) -> list[dict[str, object]]:

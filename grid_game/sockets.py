@@ -4,6 +4,13 @@ Handlers are thin: validate (schemas), call the engine, return the ack. The
 engine (grid_game/engine.py) holds every arena's live state in this process
 and runs one tick loop per arena; see its docstring for how moves are applied
 and for the deployment rule (all connections of an arena on one worker).
+Refusals are the site's `RealtimeError`, raised by the engine and turned into
+the error ack by the base namespace.
+
+Admin changes: the site's watcher (votemap_site/realtime/watcher.py) reads a
+marker of the arenas table (`selectors.arena_marker`) every
+GAME_CONFIG_POLL_SECONDS while this worker has arenas loaded, and only when
+it changed asks the engine to re-read the loaded arenas (`poll_config`).
 """
 
 import logging
@@ -13,41 +20,39 @@ from django.conf import settings
 
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.dbaccess import db
-from votemap_site.realtime.errors import RealtimeError
 from votemap_site.realtime.identity import Identity
 from votemap_site.realtime.ratelimit import RateLimit
-from votemap_site.realtime.ticker import Ticker
+from votemap_site.realtime.watcher import Watcher
 
 from . import selectors, services
-from .engine import ArenaInfo, Engine, GameError
+from .engine import ArenaInfo, Engine
+from .rooms import arena_room, presence_key
 from .schemas import JoinGamePayload, LeaveGamePayload, ListArenasPayload, MovePayload
 
 log = logging.getLogger(__name__)
 
 
-def presence_key(slug: str) -> str:
-    """Presence key counting an arena's connected players (all workers)."""
-    return f"/grid-game:{slug}"
-
-
 class GridGameNamespace(BaseNamespace):
+    lobby_stat = "game"
     schemas = {
         "join_game": JoinGamePayload,
         "move": MovePayload,
         "leave_game": LeaveGamePayload,
         "list_arenas": ListArenasPayload,
     }
-    rate_limits = {
-        "move": RateLimit(per_second=settings.GAME_MOVE_RATE, burst=settings.GAME_MOVE_BURST),
-        "join_game": RateLimit(per_second=2, burst=5),
-        "leave_game": RateLimit(per_second=2, burst=5),
-        "list_arenas": RateLimit(per_second=2, burst=5),
-    }
 
     def __init__(self, namespace: str, **kwargs: Any) -> None:
         super().__init__(namespace, **kwargs)
+        # Read when the server is built, so deployments (and tests) can change them.
+        self.rate_limits = {
+            "move": RateLimit(per_second=settings.GAME_MOVE_RATE, burst=settings.GAME_MOVE_BURST),
+            "join_game": RateLimit(per_second=2, burst=5),
+            "leave_game": RateLimit(per_second=2, burst=5),
+            "list_arenas": RateLimit(per_second=2, burst=5),
+        }
         self._online_published: dict[str, int] = {}
         self.engine = self._build_engine()
+        self._watcher = self._build_watcher()
 
     def _build_engine(self) -> Engine:
         return Engine(
@@ -64,6 +69,22 @@ class GridGameNamespace(BaseNamespace):
             idle_seconds=settings.GAME_IDLE_SECONDS,
             rng_seed=settings.GAME_RNG_SEED or None,
         )
+
+    def _build_watcher(self) -> Watcher[tuple[int, int, int]]:
+        return Watcher(
+            name="grid-game-config", interval=settings.GAME_CONFIG_POLL_SECONDS, read=selectors.arena_marker,
+            changed=self._arenas_changed, active=lambda: bool(self.engine.arenas),
+            # An arena is loaded without the marker: the first poll after one
+            # was loaded compares it with the database too. Later loads need no
+            # such care: database calls run one at a time on one thread and
+            # nothing awaits between an arena's read and its entry in
+            # `engine.arenas`, so an arena read before a change is there by the
+            # time the poll that sees the change calls `poll_config`.
+            notify_first=True,
+        )
+
+    async def _arenas_changed(self, marker: tuple[int, int, int]) -> None:
+        await self.engine.poll_config()
 
     # ----- wiring --------------------------------------------------------
     async def _emit_local(self, event: str, data: dict[str, Any], *, room: str | None = None,
@@ -110,14 +131,11 @@ class GridGameNamespace(BaseNamespace):
             )
         self.engine = self._build_engine()
         self._online_published = {}
-        self._config_ticker = Ticker(
-            name="grid-game-config", interval=settings.GAME_CONFIG_POLL_SECONDS,
-            callback=self.engine.poll_config, always=True,
-        )
-        self._config_ticker.start()
+        self._watcher = self._build_watcher()
+        self._watcher.start()
 
     async def stop(self) -> None:
-        await self._config_ticker.stop()
+        await self._watcher.stop()
         await self.engine.stop()
 
     async def disconnected(self, sid: str, identity: Identity, reason: str) -> None:
@@ -133,30 +151,22 @@ class GridGameNamespace(BaseNamespace):
                 sid=sid, seat_key=identity.key, player_id=identity.public_id, slug=payload.arena,
                 name=name, spectate=payload.spectate, anonymous=not identity.has_session,
             )
-        except GameError as err:
-            raise RealtimeError(err.code, err.message) from None
         finally:
             # Switching arenas leaves the previous one even when the new join is refused.
             current = self.engine.members.get(sid)
             if previous is not None and (current is None or current.slug != previous.slug):
-                await self.leave_room(sid, f"arena:{previous.slug}")
-        await self.enter_room(sid, f"arena:{payload.arena}")
+                await self.leave_room(sid, arena_room(previous.slug))
+        await self.enter_room(sid, arena_room(payload.arena))
         return data
 
     async def on_move(self, sid: str, payload: MovePayload) -> dict[str, Any]:
-        try:
-            return self.engine.move(sid=sid, direction=payload.direction, seq=payload.seq)
-        except GameError as err:
-            raise RealtimeError(err.code, err.message) from None
+        return self.engine.move(sid=sid, direction=payload.direction, seq=payload.seq)
 
     async def on_leave_game(self, sid: str, payload: LeaveGamePayload) -> dict[str, Any]:
         member = self.engine.members.get(sid)
-        try:
-            await self.engine.leave(sid=sid)
-        except GameError as err:
-            raise RealtimeError(err.code, err.message) from None
+        await self.engine.leave(sid=sid)
         if member is not None:
-            await self.leave_room(sid, f"arena:{member.slug}")
+            await self.leave_room(sid, arena_room(member.slug))
         return {}
 
     async def on_list_arenas(self, sid: str, payload: ListArenasPayload) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .models import Arena
+from .rooms import presence_key
 
 # ?auto_move=<ms>: the demo bot's interval, clamped to this range.
 AUTO_MOVE_MIN_MS = 100
@@ -32,8 +33,6 @@ def players_online(slugs: list[str]) -> dict[str, int]:
     """Connected players per arena over all workers (presence), {} when unknown."""
     try:
         from votemap_site.realtime.server import current
-
-        from .sockets import presence_key
 
         namespace = current().namespace("/grid-game")
     except (RuntimeError, KeyError):

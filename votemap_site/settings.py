@@ -321,7 +321,8 @@ GAME_IDLE_SECONDS = env.float("GAME_IDLE_SECONDS", default=300.0)
 GAME_ANONYMOUS_SEATS = env.int("GAME_ANONYMOUS_SEATS", default=4)
 if GAME_ANONYMOUS_SEATS < 0:
     raise ImproperlyConfigured("GAME_ANONYMOUS_SEATS must be 0 or more")
-# How often running arenas pick up admin changes (open/closed, max players).
+# How often running arenas pick up admin changes (open/closed, max players):
+# the period of the game's watcher (votemap_site/realtime/watcher.py).
 GAME_CONFIG_POLL_SECONDS = env.float("GAME_CONFIG_POLL_SECONDS", default=1.0)
 # Empty: coins and start cells from fresh randomness; any text replays them.
 GAME_RNG_SEED = env.str("GAME_RNG_SEED", default="")

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from tests.helpers import async_wait_until
 from votemap_site.realtime.presence import LocalPresence, RedisPresence
 
 
@@ -45,7 +46,7 @@ async def test_redis_presence_sums_live_workers(redis_url) -> None:
     await c.start()
     await c.join(key)
     assert await a.total(key) == 3
-    c._task.cancel()  # simulate a crash: heartbeats stop, fields stay
+    await c._ticker.stop()  # simulate a crash: heartbeats stop, fields stay
     deadline = asyncio.get_running_loop().time() + 10
     while await a.total(key) != 2 and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
@@ -153,3 +154,27 @@ async def test_postgres_order_lock_is_taken_in_turn_and_freed_by_a_dead_holder(p
     finally:
         for lock in (first, second, other):
             await lock.close()
+@pytest.mark.services
+async def test_a_live_worker_keeps_renewing_its_heartbeat(redis_url) -> None:
+    key = f"test-{uuid.uuid4().hex}"
+    prefix = f"test-{uuid.uuid4().hex}:"
+    worker = RedisPresence(redis_url, heartbeat=0.2, prefix=prefix)
+    await worker.start()
+    try:
+        await worker.join(key)
+        workers_key = prefix + "presence:workers"
+        first = await worker._redis.zscore(workers_key, worker.worker_id)
+
+        async def renewed_twice() -> bool:
+            score = await worker._redis.zscore(workers_key, worker.worker_id)
+            return score is not None and score >= first + 0.4
+
+        # Well past the 3-heartbeat staleness horizon of the first beat, it still counts.
+        await async_wait_until(renewed_twice, message="the heartbeat renewing the worker")
+        assert await worker.total(key) == 1
+        # Its counts are re-asserted too: Redis may have lost them.
+        await worker._redis.delete(prefix + "presence:" + key)
+        await async_wait_until(lambda: worker._redis.hget(prefix + "presence:" + key, worker.worker_id),
+                               message="the count written again")
+    finally:
+        await worker.stop()

@@ -152,3 +152,49 @@ async def test_the_real_clock_and_sleep_are_the_defaults() -> None:
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Ticker(name="t", interval=0, callback=None)
+
+
+async def test_a_callback_returning_stop_ends_the_loop_until_started_again() -> None:
+    time = SimulatedTime()
+    calls = 0
+
+    async def until_third() -> object:
+        nonlocal calls
+        calls += 1
+        return Ticker.STOP if calls == 3 else None
+
+    ticker = make_ticker(time, until_third, always=True)
+    ticker.start()
+    try:
+        for expected in (1, 2, 3):
+            await time.wake()
+            await async_wait_until(lambda: calls == expected, message=f"callback {expected}")
+        await async_wait_until(lambda: not ticker.running, message="the loop ending itself")
+        assert len(time.requests) == 3 and not time.sleeping
+        ticker.start()
+        await time.wake()
+        await async_wait_until(lambda: calls == 4, message="the restarted loop")
+    finally:
+        await ticker.stop()
+
+
+async def test_a_callback_failing_every_tick_is_logged_once_per_interval(caplog) -> None:
+    time = SimulatedTime()
+    calls = 0
+
+    async def down() -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("database unavailable")
+
+    ticker = make_ticker(time, down, always=True, error_log_interval=1.0)  # ten ticks
+    caplog.set_level(logging.ERROR, logger="votemap_site.realtime.ticker")
+    ticker.start()
+    try:
+        for expected in range(1, 16):
+            await time.wake()
+            await async_wait_until(lambda: calls == expected, message=f"callback {expected}")
+    finally:
+        await ticker.stop()
+    # Fifteen failures over 1.5 s: logged on the first, and once more a second later.
+    assert [r.getMessage() for r in caplog.records] == ["ticker t: callback failed"] * 2

@@ -53,9 +53,13 @@ def test_closing_the_arena_shows_a_notice(browser_available, live_site):
     # Close the arena once the page has joined (what the admin's save does);
     # the live server runs in this process, so its engine can be asked.
     namespace = live_site.realtime.namespace("/grid-game")
-    wait_until(lambda: namespace.engine.online("main") or not runner.is_alive(), timeout=30,
-               message="the page joined the arena")
-    assert namespace.engine.online("main"), f"the browser script ended before joining: {result}"
+
+    def joined() -> bool:
+        arena = namespace.engine.arenas.get("main")
+        return arena is not None and arena.players_online() > 0
+
+    wait_until(lambda: joined() or not runner.is_alive(), timeout=30, message="the page joined the arena")
+    assert joined(), f"the browser script ended before joining: {result}"
     Arena.objects.filter(slug="main").update(is_open=False, revision=F("revision") + 1)
     runner.join(60)
     assert result["noticeVisible"] is True and "closed" in result["notice"]

@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 
-from grid_game.engine import ArenaInfo, Engine, GameError
+from grid_game.engine import ArenaInfo, Engine
 from tests.helpers import async_wait_until
+from votemap_site.realtime.errors import RealtimeError
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -98,7 +99,7 @@ async def test_grace_then_seat_removed_and_resume_within_grace():
     # housekeeping (on the fake clock) removes the seat at a coming tick
     await async_wait_until(lambda: fakes.states() and all(p["id"] != "p1" for p in fakes.states()[-1]["players"]),
                            message="the seat removed after the grace period")
-    with pytest.raises(GameError) as err:
+    with pytest.raises(RealtimeError) as err:
         engine.move(sid="s2", direction="up", seq=1)
     assert err.value.code == "not_joined"
     await engine.stop()
@@ -108,10 +109,10 @@ async def test_full_closed_and_unknown():
     fakes = Fakes(max_players=1)
     engine = fakes.engine()
     await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
-    with pytest.raises(GameError) as err:
+    with pytest.raises(RealtimeError) as err:
         await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="main", name=None, spectate=False)
     assert err.value.code == "closed" and "full" in err.value.message
-    with pytest.raises(GameError) as err:
+    with pytest.raises(RealtimeError) as err:
         await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="nope", name=None, spectate=False)
     assert err.value.code == "not_found"
     await engine.stop()
@@ -128,9 +129,10 @@ async def test_stop_cancels_loops_and_flushes_scores():
         engine.move(sid="s1", direction="right" if coin["x"] > you["x"] else "left", seq=1)
     if you["y"] != coin["y"]:
         engine.move(sid="s1", direction="down" if coin["y"] > you["y"] else "up", seq=2)
-    task = engine.arenas["main"].task
+    ticker = engine.arenas["main"].ticker
+    assert ticker.running
     await engine.stop()
-    assert task.done()
+    assert not ticker.running
     assert any(("p1", "A", 1) in entries for _, entries in fakes.recorded)
 
 
@@ -169,7 +171,7 @@ async def test_anonymous_seats_are_capped_per_arena_and_spectating_still_works()
     for n in (1, 2):
         await engine.join(sid=f"a{n}", seat_key=f"c:a{n}", player_id=f"pa{n}", slug="main", name=None,
                           spectate=False, anonymous=True)
-    with pytest.raises(GameError) as err:
+    with pytest.raises(RealtimeError) as err:
         await engine.join(sid="a3", seat_key="c:a3", player_id="pa3", slug="main", name=None,
                           spectate=False, anonymous=True)
     assert err.value.code == "closed" and "spectate" in err.value.message
@@ -191,7 +193,7 @@ async def test_anonymous_seats_are_capped_per_arena_and_spectating_still_works()
 async def test_zero_anonymous_seats_means_watch_only():
     fakes = Fakes()
     engine = fakes.engine(anonymous_seats=0)
-    with pytest.raises(GameError) as err:
+    with pytest.raises(RealtimeError) as err:
         await engine.join(sid="a1", seat_key="c:a1", player_id="pa1", slug="main", name=None,
                           spectate=False, anonymous=True)
     assert err.value.code == "closed"
@@ -251,7 +253,7 @@ async def test_a_join_that_outlives_its_connection_registers_nothing():
         gone.add("s1")
         await engine.disconnect(sid="s1", seat_key="k1")  # arrives while the join awaits
         release.set()
-        with pytest.raises(GameError) as err:
+        with pytest.raises(RealtimeError) as err:
             await joining
         assert err.value.code == "not_joined"
         arena = engine.arenas["main"]
@@ -282,7 +284,7 @@ async def test_a_deleted_arena_is_dropped_once_empty():
     while "main" in engine.arenas:  # the loop ends with nobody left and drops it
         assert asyncio.get_running_loop().time() < deadline, "deleted arena kept"
         await asyncio.sleep(0.02)
-    with pytest.raises(GameError) as err:
+    with pytest.raises(RealtimeError) as err:
         await engine.join(sid="w", seat_key="kw", player_id="pw", slug="main", name=None, spectate=True)
     assert err.value.code == "not_found"
     await engine.stop()
@@ -306,4 +308,21 @@ async def test_scores_kept_for_a_retry_are_bounded():
     assert len(arena.pending_scores) == limit
     assert min(score for _, score in arena.pending_scores.values()) == 500  # the best are kept
     arena.pending_scores = {}
+    await engine.stop()
+
+
+async def test_the_loop_of_an_empty_arena_ends_and_the_next_join_starts_it_again():
+    fakes = Fakes()
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="A", spectate=False)
+    arena = engine.arenas["main"]
+    assert arena.ticking
+    await engine.leave(sid="s1")
+    await async_wait_until(lambda: not arena.ticking, message="the empty arena's loop ending")
+    last = fakes.states()[-1]["tick"]
+    await engine.join(sid="s2", seat_key="k2", player_id="p2", slug="main", name="B", spectate=False)
+    assert arena.ticking
+    await async_wait_until(lambda: fakes.states()[-1]["tick"] > last, message="a state from the restarted loop")
+    ticks = [state["tick"] for state in fakes.states()]
+    assert ticks == sorted(set(ticks))  # strictly increasing across the restart
     await engine.stop()

@@ -60,6 +60,8 @@ class BaseNamespace(socketio.AsyncNamespace):
     rate_limits: ClassVar[dict[str, RateLimit]] = {}
     # key under which connections are counted in presence (default: the namespace path)
     presence_key: ClassVar[str | None] = None
+    # key of this namespace's connection count in the lobby's `stats` (None: not counted)
+    lobby_stat: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -104,10 +106,6 @@ class BaseNamespace(socketio.AsyncNamespace):
     def connection_count(self) -> int:
         """Connections to this namespace on this worker."""
         return len(self._identities)
-
-    @property
-    def event_names(self) -> list[str]:
-        return sorted(self.schemas)
 
     # ----- dispatch ------------------------------------------------------
     async def trigger_event(self, event: str, *args: Any) -> Any:

@@ -9,15 +9,15 @@ this worker; Redis holds a rebuildable copy. With RabbitMQ and no Redis,
 PostgreSQL holds the same copy (PostgresPresence).
 """
 
-import asyncio
 import logging
 import time
 import uuid
 from collections import Counter
 from typing import Protocol
 
-log = logging.getLogger(__name__)
+from .ticker import Ticker
 
+log = logging.getLogger(__name__)
 
 
 class Presence(Protocol):
@@ -67,18 +67,16 @@ class RedisPresence(LocalPresence):
         self._redis = aioredis.from_url(redis_url, decode_responses=True)
         self.worker_id = uuid.uuid4().hex
         self.heartbeat = heartbeat
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(name="presence-heartbeat", interval=heartbeat, callback=self._heartbeat, always=True)
         self._keys: set[str] = set()
 
     async def start(self) -> None:
         await super().start()
         await self._beat()
-        self._task = asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._ticker.stop()
         try:
             pipe = self._redis.pipeline()
             for key in self._keys:
@@ -92,18 +90,16 @@ class RedisPresence(LocalPresence):
     async def _beat(self) -> None:
         await self._redis.zadd(self._workers_key, {self.worker_id: time.time()})
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat)
-            try:
-                await self._beat()
-                # Re-assert our counts: Redis may have restarted and lost them.
-                pipe = self._redis.pipeline()
-                for key in self._keys:
-                    pipe.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
-                await pipe.execute()
-            except Exception:
-                log.warning("presence heartbeat failed", exc_info=True)
+    async def _heartbeat(self) -> None:
+        try:
+            await self._beat()
+            # Re-assert our counts: Redis may have restarted and lost them.
+            pipe = self._redis.pipeline()
+            for key in self._keys:
+                pipe.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
+            await pipe.execute()
+        except Exception:
+            log.warning("presence heartbeat failed", exc_info=True)
 
     async def _publish(self, key: str) -> None:
         self._keys.add(key)

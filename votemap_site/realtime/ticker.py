@@ -1,26 +1,42 @@
-"""A small periodic loop: apps mark state dirty, the ticker emits one coalesced update.
+"""The one periodic loop of the site: every app's timed work runs on a `Ticker`.
 
-Never one broadcast per change: many changes within one interval become one
-call to `callback`. With `always=True` the callback runs every tick (for state
-that other workers change, polled from Redis).
+Apps mark state dirty, the ticker runs one coalesced update: never one
+broadcast per change, many changes within one interval become one call to
+`callback`. With `always=True` the callback runs every tick instead (state
+that other processes change and that can only be polled: presence in Redis,
+the database through watcher.py, a game arena's clock).
+
+The schedule does not drift: each run is due one interval after the previous
+one was due, and a run that is late (a busy loop) is not followed by a burst
+of catch-up runs. A callback may end its own loop by returning `Ticker.STOP`
+(a game arena nobody is in); `start()` starts it again.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 log = logging.getLogger(__name__)
 
 
+class _Stop:
+    def __repr__(self) -> str:
+        return "Ticker.STOP"
+
+
 class Ticker:
+    STOP: ClassVar[_Stop] = _Stop()
+
     def __init__(
         self,
         *,
         name: str,
         interval: float,
-        callback: Callable[[], Awaitable[None]],
+        callback: Callable[[], Awaitable[object]],
         always: bool = False,
+        error_log_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -30,11 +46,15 @@ class Ticker:
         self.interval = interval
         self.callback = callback
         self.always = always
+        # A callback failing on every tick (the database or Redis is down) is
+        # logged once per this many seconds, not 20 times a second.
+        self.error_log_interval = error_log_interval
         # Injected by tests, which drive the loop on a simulated clock.
         self._clock = clock
         self._sleep = sleep
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._error_logged = float("-inf")
 
     def mark_dirty(self) -> None:
         self._dirty.set()
@@ -63,8 +83,12 @@ class Ticker:
             await self._sleep(max(0.0, next_at - self._clock()))
             self._dirty.clear()
             try:
-                await self.callback()
+                if await self.callback() is Ticker.STOP:
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("ticker %s: callback failed", self.name)
+                now = self._clock()
+                if now - self._error_logged >= self.error_log_interval:
+                    self._error_logged = now
+                    log.exception("ticker %s: callback failed", self.name)
