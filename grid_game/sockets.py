@@ -124,7 +124,7 @@ class GridGameNamespace(BaseNamespace):
 
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
-        if settings.REDIS_URL and not settings.GAME_SOCKETIO_PATH:
+        if (settings.REDIS_URL or settings.MESSAGE_QUEUE_URL) and not settings.GAME_SOCKETIO_PATH:
             log.warning(
                 "grid game: arenas live in each worker's memory; set GAME_SOCKETIO_PATH and "
                 "route that path to one worker (see docs/deployment.md)"

@@ -95,7 +95,7 @@ async def test_postgres_presence_sums_live_workers(presence_conninfo) -> None:
     c = PostgresPresence(presence_conninfo, heartbeat=1.0)
     await c.start()
     await c.join(key)
-    c._task.cancel()
+    await c._ticker.stop()
     assert await a.total(key) == 3
 
     async def set_beat_back(seconds: float) -> None:

@@ -58,24 +58,6 @@ def test_apply_takes_the_larger_of_sum_and_floor():
     assert BatchEffect(net=2, floor=2).apply(3) == 5
 
 
-@pytest.mark.parametrize("effect,identity", [
-    (BatchEffect(0, 0), True),
-    (BatchEffect(0, 1), False),  # +1 -1 -1 +1 from 0 ends at 1
-    (BatchEffect(1, 1), False),
-    (BatchEffect(-1, 0), False),
-])
-def test_is_identity(effect, identity):
-    assert effect.is_identity is identity
-
-
-def test_combine_examples():
-    down, up = BatchEffect(net=-1, floor=0), BatchEffect(net=1, floor=1)
-    assert votemath.combine(down, up) == BatchEffect(net=0, floor=1)
-    assert votemath.combine(up, down) == BatchEffect(net=0, floor=0)
-    assert votemath.combine(BatchEffect(3, 3), BatchEffect(-2, 0)) == BatchEffect(1, 1)
-    assert votemath.combine(BatchEffect(0, 0), BatchEffect(-1, 0)) == BatchEffect(-1, 0)
-
-
 def test_directions_table():
     assert votemath.DIRECTIONS == {"up": 1, "down": -1}
     with pytest.raises(ValueError, match="sideways"):

@@ -150,17 +150,15 @@ class PostgresPresence(LocalPresence):
         self._db = PostgresConnection(conninfo)
         self.worker_id = uuid.uuid4().hex
         self.heartbeat = heartbeat
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(name="presence-heartbeat", interval=heartbeat, callback=self._heartbeat, always=True)
         self._keys: set[str] = set()
 
     async def start(self) -> None:
         await super().start()
-        self._task = asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._ticker.stop()
         try:
             await self._db.execute("DELETE FROM realtime_presence WHERE worker = %s", [self.worker_id])
         except Exception:  # shutting down: the database may already be gone
@@ -189,13 +187,11 @@ class PostgresPresence(LocalPresence):
             "DELETE FROM realtime_presence WHERE beat < now() - make_interval(secs => %s)",
             [self.STALE_HEARTBEATS * self.heartbeat])
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat)
-            try:
-                await self._beat()
-            except Exception:
-                log.warning("presence heartbeat failed", exc_info=True)
+    async def _heartbeat(self) -> None:
+        try:
+            await self._beat()
+        except Exception:
+            log.warning("presence heartbeat failed", exc_info=True)
 
     async def _publish(self, key: str) -> None:
         self._keys.add(key)
