@@ -463,8 +463,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each attack")
     parser.add_argument("--warmup", type=float, default=2.0, help="voting before the attack starts")
     parser.add_argument("--settle", type=float, default=3.0, help="wait after the attack before the last RSS")
-    parser.add_argument("--voters", type=int, default=2, help="well-behaved voters, each with its own session")
-    parser.add_argument("--vote-rate", type=float, default=5.0, help="votes per second per voter (limit: 10)")
+    parser.add_argument("--voters", type=int, default=4, help="well-behaved voters, each with its own session")
+    parser.add_argument("--vote-rate", type=float, default=8.0,
+                        help="votes per second per voter (the limit is 10, burst 20)")
     parser.add_argument("--ack-timeout", type=float, default=5.0, help="a vote not acked within it counts as lost")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--name", default="", help="results file name (default: a UTC time stamp)")
