@@ -97,6 +97,33 @@ def table(rows: list[dict], kind: str, against: str) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[dict], kind: str, against: str) -> str:
+    """One row per scenario, the repeats side by side."""
+    by: dict[str, dict[int, dict[str, dict]]] = {}
+    for r in rows:
+        by.setdefault(r["scenario"], {}).setdefault(r["repeat"], {})[r["kind"]] = r
+    lines = [
+        f"| scenario | throughput {kind}/{against} | p99 {kind}/{against} | CPU per unit {kind}/{against} "
+        f"| {kind} p99 ms | {against} p99 ms | server CPU wait | load before |",
+        "|" + "|".join(["---"] * 8) + "|",
+    ]
+    for scenario, repeats in by.items():
+        pairs = [(k[kind], k[against]) for _, k in sorted(repeats.items()) if kind in k and against in k]
+        if not pairs:
+            continue
+
+        def cells(key: str, digits: int = 2) -> str:
+            return ", ".join(fmt(ratio(a[key], b[key]), digits) for a, b in pairs)
+
+        lines.append(
+            f"| {scenario} | {cells('throughput')} | {cells('p99')} | {cells('cpu_per_unit')} "
+            f"| {', '.join(fmt(a['p99'], 0) for a, _ in pairs)} | {', '.join(fmt(b['p99'], 0) for _, b in pairs)} "
+            f"| {', '.join(fmt(a['cpu_wait']) + '/' + fmt(b['cpu_wait']) for a, b in pairs)} "
+            f"| {', '.join(f'{a['load']:.1f}' for a, _ in pairs)} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--map", type=Path, action="append", default=[])
@@ -104,10 +131,11 @@ def main() -> None:
     parser.add_argument("--game", type=Path, action="append", default=[])
     parser.add_argument("--kind", default="site")
     parser.add_argument("--against", default="site-base")
+    parser.add_argument("--summary", action="store_true", help="one row per scenario, repeats side by side")
     args = parser.parse_args()
     rows = ([r for p in args.map for r in map_rows(p)] + [r for p in args.chat for r in chat_rows(p)]
             + [r for p in args.game for r in game_rows(p)])
-    print(table(rows, args.kind, args.against))
+    print((summary if args.summary else table)(rows, args.kind, args.against))
 
 
 if __name__ == "__main__":
