@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run run-workers cluster test test-frontend setup build lock messages mutate bench-map bench-chat bench-game clean
+.PHONY: run run-workers cluster test test-frontend setup build lock messages mutate bench-map bench-chat bench-game bench-edge clean
 
 # uvicorn with the site's flags (votemap_site/serve.py says which and why).
 run: setup
@@ -102,6 +102,21 @@ bench-game: setup
 	$(PY) bench/grid_game/report.py --label make
 	node bench/grid_game/chart.mjs make docs/img/bench-game.png
 	$(PY) -m bench.grid_game.tick_cost --players 8 64 256 --ticks 1000
+
+# The site against another checkout (BASE=<path>, e.g. a worktree of the
+# previous main), side by side in the same runs; then the attacks
+# (docs/benchmarks.md, "Cost of the edge").
+BASE ?=
+bench-edge: setup
+	@test -n "$(BASE)" || { echo "BASE=<another checkout of the project> is needed"; exit 1; }
+	rm -f bench/grid_game/results-edge.json
+	$(PY) bench/dashboard/run.py --kinds site,site-base --base-root $(BASE) --rates "1000:2000,3000" --repeat 2 --no-memory --name edge-map
+	$(PY) bench/chat/run.py --servers site,site-base --base-root $(BASE) --rates 200,300,400 --duration 12 --repeat 2 --out bench/chat/results-edge.json
+	$(PY) bench/grid_game/run.py --server site,site-base --base-root $(BASE) --arenas 50 --players 8 --repeat 2 --label edge --results bench/grid_game/results-edge.json
+	$(PY) bench/grid_game/run.py --server site,site-base --base-root $(BASE) --arenas 1 --players 256 --sample-every 4 --repeat 2 --label edge --results bench/grid_game/results-edge.json
+	$(PY) bench/compare.py --map bench/dashboard/results/edge-map.json --chat bench/chat/results-edge.json --game bench/grid_game/results-edge.json
+	taskset -c 1 $(PY) -m bench.edge_cost --base-root $(BASE)
+	$(PY) bench/hostile.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles votemap_site/static/build

@@ -13,6 +13,16 @@ SQLite database (migrated, so the `cats` room exists) and every acked message
 is checked in it afterwards. Results go to bench/chat/results.json; the
 sustained rate is the highest offered rate whose messages were all acked and
 delivered to every member with p99 send-to-all-delivered <= 200 ms.
+
+With `--base-root /path/to/another/checkout`, the kind `site-base` runs that
+checkout's site (e.g. the previous main) next to `site`, alternating at each
+rate like the other kinds (bench/checkouts.py):
+
+    python bench/chat/run.py --servers site,site-base --base-root ../old --rates 200,300 --repeat 2
+
+Every site server runs with the edge's per-address limits lifted
+(bench/checkouts.py BENCH_ENV): the generator's members all come from
+127.0.0.1 without a session cookie.
 """
 
 import argparse
@@ -28,12 +38,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
+sys.path.insert(0, str(ROOT))
+from bench import checkouts  # noqa: E402
+
 # `--nice -10` (root only) lets the server and the generator win their cores
 # from other work on a shared machine; both servers get the same treatment.
 NICE: list[str] = []
 CPUS = {"server": "0", "generator": "1"}
 UVICORN = [PY, "-m", "uvicorn", "--host", "127.0.0.1", "--ws", "websockets-sansio",
            "--ws-per-message-deflate", "false", "--log-level", "warning", "--no-access-log"]
+BASE_ROOT: list[Path] = []  # --base-root, for the `-base` kinds
 
 
 def wait_ready(url: str, timeout: float = 30) -> None:
@@ -50,7 +64,7 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 class Server:
     def __init__(self, kind: str, port: int, workdir: Path) -> None:
         self.kind, self.port, self.workdir = kind, port, workdir
-        self.db = workdir / "bench-chat.sqlite3"
+        self.db = workdir / f"bench-chat-{kind}.sqlite3"
         self.env = {
             **os.environ, "DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "bench-" + "k" * 50,
             "DJANGO_ENV_FILE": "", "SQLITE_PATH": str(self.db), "DJANGO_LOG_LEVEL": "WARNING",
@@ -58,22 +72,29 @@ class Server:
         }
         self.proc: subprocess.Popen | None = None
 
+    @property
+    def is_site(self) -> bool:
+        return checkouts.plain(self.kind) == "site"
+
     def start(self) -> None:
-        if self.kind == "site":
+        base_root = BASE_ROOT[0] if BASE_ROOT else None
+        if self.is_site:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.db) + suffix).unlink(missing_ok=True)
-            subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env,
-                           check=True)
-            app = ["votemap_site.asgi:application", "--lifespan", "on"]
+            self.env = checkouts.env_for(self.kind, base_root, self.env)
+            migrate, cwd = checkouts.manage_command(self.kind, base_root, "migrate", "--noinput", "-v", "0",
+                                                    python=PY)
+            subprocess.run(migrate, cwd=cwd, env=self.env, check=True)
+            cmd, cwd = checkouts.server_command(self.kind, base_root, port=self.port, python=PY)
             ready = f"http://127.0.0.1:{self.port}/healthz"
         else:
-            app = ["bench.chat.bare_server:app"]
+            cmd, cwd = [*UVICORN, "--port", str(self.port), "bench.chat.bare_server:app"], ROOT
             if self.kind == "bare-fast":
                 self.env["BARE_MANAGER"] = "fast"
             ready = f"http://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=polling"
         log = open(self.workdir / f"{self.kind}.log", "ab")
-        self.proc = subprocess.Popen([*NICE, "taskset", "-c", CPUS["server"], *UVICORN, "--port", str(self.port), *app],
-                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([*NICE, "taskset", "-c", CPUS["server"], *cmd],
+                                     cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_ready(ready)
 
     def stop(self) -> None:
@@ -98,7 +119,7 @@ def loadgen(server: Server, rate: float, args: argparse.Namespace) -> dict:
            "--url", f"http://127.0.0.1:{server.port}", "--members", str(args.members),
            "--rate", str(rate), "--duration", str(args.duration), "--warmup", str(args.warmup),
            "--server-pid", str(server.proc.pid), "--label", server.kind]
-    if server.kind == "site":
+    if server.is_site:
         cmd += ["--db", str(server.db)]
     load_before = loadavg()
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.duration * 4 + 120)
@@ -124,12 +145,16 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--servers", default="site,bare",
-                        help="any of site, bare (stock manager), bare-fast (the site's manager, nothing else)")
+                        help="any of site, site-base (the site of --base-root), bare (stock manager), "
+                             "bare-fast (the site's manager, nothing else)")
+    checkouts.add_argument(parser)
     parser.add_argument("--repeat", type=int, default=1, help="runs per rate and server (best p99 kept)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "chat" / "results.json"))
     parser.add_argument("--nice", type=int, default=0, help="run server and generator under `nice -n N`")
     parser.add_argument("--server-cpu", default="0", help="CPU for the servers; the generator gets the other one")
     args = parser.parse_args()
+    if args.base_root:
+        BASE_ROOT.append(args.base_root)
     CPUS["server"] = args.server_cpu
     CPUS["generator"] = "1" if args.server_cpu == "0" else "0"
     if args.nice:

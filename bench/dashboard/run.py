@@ -24,6 +24,17 @@ Server kinds:
 A site kind may carry a tick: `site@100` runs the site with
 DASHBOARD_TICK_MS=100 (the default tick is the site's setting, 50 ms).
 
+With `--base-root /path/to/another/checkout`, `site-base` (and
+`site-stock-base`, `site-base@100`) run that checkout's site, e.g. the
+previous main, interleaved with `site` point by point (bench/checkouts.py):
+
+    .venv/bin/python bench/dashboard/run.py --kinds site,site-base --base-root ../old \
+        --rates "1000:2000,3000" --repeat 2 --no-memory
+
+Every site server runs with the edge's per-address limits lifted
+(bench/checkouts.py BENCH_ENV): the generator's clients all come from
+127.0.0.1 without a session cookie.
+
 Writes bench/dashboard/results/<stamp>.json (every point, machine load) and
 prints a markdown table; bench/dashboard/chart.py draws the PNG charts.
 """
@@ -49,6 +60,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+from bench import checkouts  # noqa: E402
+
 PY = sys.executable
 RESULTS = HERE / "results"
 SERVER_CPU = "0"
@@ -84,37 +98,34 @@ def site_env(sqlite_path: Path) -> dict[str, str]:
     return env
 
 
-def make_template_db(workdir: Path) -> Path:
-    template = workdir / "template.sqlite3"
-    subprocess.run(
-        [PY, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=site_env(template), check=True, timeout=300,
-    )
+def make_template_db(workdir: Path, kind: str, base_root: Path | None) -> Path:
+    """A freshly migrated database of the kind's checkout (its migrations)."""
+    template = workdir / ("template-base.sqlite3" if checkouts.is_base(kind) else "template.sqlite3")
+    if not template.exists():
+        cmd, cwd = checkouts.manage_command(kind, base_root, "migrate", "--noinput", "-v", "0", python=PY)
+        subprocess.run(cmd, cwd=cwd, env=checkouts.env_for(kind, base_root, site_env(template)),
+                       check=True, timeout=300)
     return template
 
 
 class Server:
     """One server process pinned to CPU 0."""
 
-    def __init__(self, kind: str, workdir: Path, template: Path) -> None:
+    def __init__(self, kind: str, workdir: Path, base_root: Path | None = None) -> None:
         self.kind = kind
         self.port = free_port()
         self.db: Path | None = None
         self.log_path = workdir / f"{kind.replace('@', '-')}-{self.port}.log"
-        uvicorn_flags = [
-            "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on",
-            "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-            "--no-access-log", "--log-level", "warning",
-        ]
-        base, _, tick = kind.partition("@")
+        base, _, tick = checkouts.plain(kind).partition("@")
+        cwd = ROOT
         if base in ("site", "site-stock"):
-            self.db = workdir / f"{base}-{self.port}.sqlite3"
-            shutil.copyfile(template, self.db)
-            env = site_env(self.db)
+            self.db = workdir / f"{kind.replace('@', '-')}-{self.port}.sqlite3"
+            shutil.copyfile(make_template_db(workdir, kind, base_root), self.db)
+            env = checkouts.env_for(kind, base_root, site_env(self.db))
             if tick:
                 env["DASHBOARD_TICK_MS"] = str(int(tick))
-            app = "votemap_site.asgi:application" if base == "site" else "bench.dashboard.stock_manager_asgi:application"
-            cmd = [PY, "-m", "uvicorn", app, *uvicorn_flags]
+            app = checkouts.SITE_APP if base == "site" else "bench.dashboard.stock_manager_asgi:application"
+            cmd, cwd = checkouts.server_command(kind, base_root, port=self.port, app=app, python=PY)
         elif kind in ("baseline", "baseline-fast"):
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             cmd = [PY, str(HERE / "baseline_server.py"), "--port", str(self.port),
@@ -123,7 +134,7 @@ class Server:
             raise ValueError(kind)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *cmd], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            ["taskset", "-c", SERVER_CPU, *cmd], cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.wait_ready()
 
@@ -204,8 +215,8 @@ async def hold_idle_connections(url: str, count: int, hold: float, measure) -> d
     return {"opened": len(conns), "rss_after_kib": after}
 
 
-def memory_point(kind: str, workdir: Path, template: Path, count: int) -> dict:
-    server = Server(kind, workdir, template)
+def memory_point(kind: str, workdir: Path, base_root: Path | None, count: int) -> dict:
+    server = Server(kind, workdir, base_root)
     try:
         # Warm up (imports, first snapshot, caches), then measure the idle baseline.
         asyncio.run(hold_idle_connections(server.url, 20, 1.0, server.rss_kib))
@@ -274,6 +285,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="run the whole matrix this many times")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--name", default="", help="results file name (default: a UTC time stamp)")
+    checkouts.add_argument(parser)
     args = parser.parse_args()
     if args.quick:
         args.rates = "100:500"
@@ -299,13 +311,12 @@ def main() -> int:
         "python": platform.python_version(),
         "machine": platform.platform(),
         "nofile": list(nofile),
-        "args": vars(args),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
     points: list[dict] = []
     memory: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="vm-bench-") as tmp:
         workdir = Path(tmp)
-        template = make_template_db(workdir)
         if not args.memory_only:
             for repeat in range(args.repeat):
                 viewer_counts = sorted({v for table in per_kind.values() for v in table})
@@ -316,7 +327,7 @@ def main() -> int:
                         for kind in kinds:
                             if rate not in per_kind[kind].get(viewers, []):
                                 continue
-                            server = Server(kind, workdir, template)
+                            server = Server(kind, workdir, args.base_root)
                             try:
                                 point = run_point(server, viewers, rate, args, workdir)
                             finally:
@@ -329,7 +340,7 @@ def main() -> int:
                             print(json.dumps(brief), flush=True)
         if not args.no_memory:
             for kind in [k for k in args.memory_kinds.split(",") if k]:
-                result = memory_point(kind, workdir, template, args.memory_connections)
+                result = memory_point(kind, workdir, args.base_root, args.memory_connections)
                 memory.append(result)
                 print(json.dumps(result), flush=True)
     meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -6,6 +6,18 @@
 --server site        the site (votemap_site, its configured client manager)
 --server site-stock  the site with python-socketio's stock AsyncManager
 --server bare        bench/grid_game/bare_server.py (stock python-socketio, no Django)
+--server site-base   the site of another checkout (--base-root, e.g. the previous
+                     main), through bench/checkouts.py
+
+Several servers (`--server site,site-base`) and `--repeat N` run the servers
+one after the other, N rounds, so that they share the machine's background
+load; compare them as ratios within one invocation:
+
+    .venv/bin/python bench/grid_game/run.py --server site,site-base --base-root ../old --repeat 2
+
+Every site server runs with the edge's per-address limits lifted
+(bench/checkouts.py BENCH_ENV) and GAME_ANONYMOUS_SEATS high: the generator's
+players all come from 127.0.0.1 without a session cookie.
 
 The site runs against a fresh SQLite file with arenas created through the ORM
 (`bench-a-<n>`: 20x10, 8 players, 3 coins; `bench-crowd`: 32x32, up to 1000
@@ -27,6 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PY = str(ROOT / ".venv" / "bin" / "python")
 RESULTS = Path(__file__).with_name("results.json")
+SERVERS = ("site", "site-stock", "bare", "site-base", "site-stock-base")
+sys.path.insert(0, str(ROOT))
+from bench import checkouts  # noqa: E402
 
 
 def free_port() -> int:
@@ -52,11 +67,12 @@ def site_env(db_path: Path) -> dict[str, str]:
     }
 
 
-def prepare_site(env: dict[str, str], arenas: int, crowd: bool) -> None:
+def prepare_site(kind: str, base_root: Path | None, env: dict[str, str], arenas: int, crowd: bool) -> None:
     db_path = Path(env["SQLITE_PATH"])
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    migrate, cwd = checkouts.manage_command(kind, base_root, "migrate", "--noinput", "-v", "0", python=PY)
+    subprocess.run(migrate, cwd=cwd, env=env, check=True)
     script = f"""
 from grid_game.models import Arena
 Arena.objects.bulk_create([
@@ -65,7 +81,8 @@ Arena.objects.bulk_create([
 ])
 Arena.objects.create(slug="bench-crowd", name="Crowd", width=32, height=32, max_players=1000, coins=10)
 """
-    subprocess.run([PY, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
+    shell, cwd = checkouts.manage_command(kind, base_root, "shell", "-c", script, python=PY)
+    subprocess.run(shell, cwd=cwd, env=env, check=True)
 
 
 def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -85,7 +102,8 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", choices=["site", "site-stock", "bare"], default="site")
+    parser.add_argument("--server", default="site", help="one or several (comma-separated) of " + ", ".join(SERVERS))
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over the servers")
     parser.add_argument("--arenas", type=int, default=50)
     parser.add_argument("--players", type=int, default=8)
     parser.add_argument("--rate", type=float, default=5.0)
@@ -95,29 +113,47 @@ def main() -> None:
     parser.add_argument("--label", default="")
     parser.add_argument("--server-core", default="0")
     parser.add_argument("--generator-core", default="1")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON file the runs are appended to")
+    checkouts.add_argument(parser)
     args = parser.parse_args()
+    servers = [k for k in args.server.split(",") if k]
+    unknown = [k for k in servers if k not in SERVERS]
+    if unknown:
+        parser.error(f"unknown server {unknown}; choose from {', '.join(SERVERS)}")
+    for repeat in range(args.repeat):
+        for kind in servers:
+            result = run_one(kind, args)
+            result["repeat"] = repeat
+            results = json.loads(args.results.read_text()) if args.results.exists() else []
+            results.append(result)
+            args.results.write_text(json.dumps(results, indent=1) + "\n")
+            print(json.dumps(result, indent=1), flush=True)
 
+
+def run_one(kind: str, args: argparse.Namespace) -> dict:
     crowd = args.arenas == 1
     load_before = os.getloadavg()[0]
     port = free_port()
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
     stats_path = tmp / f"bench-game-stats-{port}.json"
     log_path = tmp / f"bench-game-server-{port}.log"
-    if args.server == "bare":
+    cwd = ROOT
+    if kind == "bare":
         env = {**os.environ, "BARE_WIDTH": "32" if crowd else "20", "BARE_HEIGHT": "32" if crowd else "10"}
-        app = "bench.grid_game.bare_server:app"
+        cmd = [PY, "-m", "uvicorn", "bench.grid_game.bare_server:app", "--host", "127.0.0.1",
+               "--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio",
+               "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning"]
     else:
-        env = site_env(tmp / "bench-game.sqlite3")
-        prepare_site(env, args.arenas if not crowd else 0, crowd)
+        env = checkouts.env_for(kind, args.base_root, site_env(tmp / f"bench-game-{kind}.sqlite3"))
+        prepare_site(kind, args.base_root, env, args.arenas if not crowd else 0, crowd)
         env["BENCH_STATS_PATH"] = str(stats_path)
-        if args.server == "site-stock":
+        if checkouts.plain(kind) == "site-stock":
             env["BENCH_MANAGER"] = "stock"
-        app = "bench.grid_game.site_app:application"
-    cmd = ["taskset", "-c", args.server_core, PY, "-m", "uvicorn", app, "--host", "127.0.0.1",
-           "--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio",
-           "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning"]
+        cmd, cwd = checkouts.server_command(kind, args.base_root, port=port, python=PY,
+                                            app="bench.grid_game.site_app:application")
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(["taskset", "-c", args.server_core, *cmd], cwd=cwd, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(port, server)
         gen = ["taskset", "-c", args.generator_core, PY, str(ROOT / "bench/grid_game/loadgen.py"),
@@ -126,7 +162,7 @@ def main() -> None:
                "--sample-every", str(args.sample_every), "--server-pid", str(server.pid)]
         if crowd:
             gen += ["--arena", "bench-crowd"]
-        if args.server != "bare":
+        if kind != "bare":
             gen += ["--stats-file", str(stats_path)]
         proc = subprocess.run(gen, cwd=ROOT, capture_output=True, text=True,
                               timeout=args.warmup + args.duration + 300)
@@ -146,18 +182,16 @@ def main() -> None:
         manager = json.loads(stats_path.read_text()).get("manager")
         stats_path.unlink()
     result.update({
-        "server": args.server,
-        "manager": manager or ("AsyncManager (stock)" if args.server == "bare" else None),
+        "server": kind,
+        "manager": manager or ("AsyncManager (stock)" if kind == "bare" else None),
         "label": args.label,
         "hz": float(os.environ.get("GAME_TICK_HZ", "20")),
         "command": " ".join(sys.argv[1:]),
         "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg()[0],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(result)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    return result
 
 
 if __name__ == "__main__":
