@@ -14,6 +14,7 @@ conference audience shares one public address.
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,12 @@ class StrikeCounter:
         return len(self.times) >= self.strikes
 
 
+@lru_cache(maxsize=256)
+def _scaled(limit: RateLimit, factor: float) -> RateLimit:
+    # A few (limit, multiplier) pairs exist; building one per event cost ~2.5 µs.
+    return limit.scaled(factor)
+
+
 class RateLimiter:
     """Buckets per (key, event). One instance per server process.
 
@@ -108,7 +115,7 @@ class RateLimiter:
         wait = self.check(key=conn_key, event=event, limit=limit, now=now)
         if wait or shared_key is None:
             return wait
-        wait = self.check(key=shared_key, event=event, limit=limit.scaled(shared_multiplier), now=now)
+        wait = self.check(key=shared_key, event=event, limit=_scaled(limit, shared_multiplier), now=now)
         if wait:
             # Give the connection its token back: nothing was applied.
             self._buckets[conn_key][event].tokens += 1.0
