@@ -15,6 +15,8 @@ Server kinds:
 - `site`: the real site (`votemap_site.asgi:application`: validation, rate
   limits, group commit to SQLite per tick, coalesced deltas, the task-free
   client manager);
+- `site-loop`: the site with SOCKETIO_BROADCAST_PATH=loop (python-socketio's and
+  engine.io's public API in one task-free loop, no direct frames);
 - `site-stock`: the same with python-socketio's stock `AsyncManager`
   (bench/dashboard/stock_manager_asgi.py), to isolate the broadcast path;
 - `baseline`: bench/dashboard/baseline_server.py, one broadcast per vote with
@@ -118,12 +120,15 @@ class Server:
         self.log_path = workdir / f"{kind.replace('@', '-')}-{self.port}.log"
         base, _, tick = checkouts.plain(kind).partition("@")
         cwd = ROOT
-        if base in ("site", "site-stock"):
+        if base in ("site", "site-stock", "site-loop"):
             self.db = workdir / f"{kind.replace('@', '-')}-{self.port}.sqlite3"
             shutil.copyfile(make_template_db(workdir, kind, base_root), self.db)
             env = checkouts.env_for(kind, base_root, site_env(self.db))
             if tick:
                 env["DASHBOARD_TICK_MS"] = str(int(tick))
+            if base == "site-loop":  # the public-API broadcast loop instead of direct frames
+                env["SOCKETIO_BROADCAST_PATH"] = "loop"
+                base = "site"
             app = checkouts.SITE_APP if base == "site" else "bench.dashboard.stock_manager_asgi:application"
             cmd, cwd = checkouts.server_command(kind, base_root, port=self.port, app=app, python=PY)
         elif kind in ("baseline", "baseline-fast"):
