@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -67,8 +68,13 @@ def main_config(prefix: Path, site: Path) -> str:
     """A whole nginx.conf that includes the site file and keeps every file it
     writes under `prefix` (so nginx runs without touching /etc or /var)."""
     temp = {name: prefix / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    # Started as root, nginx would run its workers as an unprivileged default
+    # user that may not be able to read this checkout (a clone under a private
+    # temporary folder, say): a local cluster's workers run as whoever started it.
+    user = [f"user {pwd.getpwuid(os.geteuid()).pw_name};"] if os.geteuid() == 0 else []
     return "\n".join([
         "# Written by scripts/cluster.py; the site itself is in " + site.name + ".",
+        *user,
         f"pid {prefix / 'nginx.pid'};",
         "error_log stderr warn;",
         "worker_processes auto;",
