@@ -55,6 +55,15 @@ await run(async (browser) => {
   const b = await open(browser, "/map/");
   await a.click('.vm-province[data-code="15"]');
   await b.click('.vm-province[data-code="15"]');
+  // Start from a count both pages agree on, at the same version (each has its
+  // snapshot and every delta so far), so that "+4" below is exact.
+  const view = async (page) => [await page.getAttribute("#vm-map", "data-version"),
+    await page.textContent('.vm-label[data-code="15"]')];
+  for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+    const [va, vb] = [await view(a), await view(b)];
+    if (va[0] !== null && va[0] === vb[0] && va[1] === vb[1]) break;
+    await a.waitForTimeout(50);
+  }
   const start = Number(await a.textContent('.vm-label[data-code="15"]'));
   await a.context().setOffline(true);
   await a.waitForSelector('#connection-badge:not([data-state="connected"])', { timeout: 10000 });
@@ -68,13 +77,17 @@ await run(async (browser) => {
   await a.waitForSelector('#connection-badge[data-state="connected"]', { timeout: 20000 });
   await a.waitForSelector('#vm-feedback[data-result="ok"]', { timeout: 20000 });
   const converged = (n) => document.querySelector('.vm-label[data-code="15"]').textContent === String(n);
-  await a.waitForFunction(converged, start + 4, { timeout: 15000 });
-  await b.waitForFunction(converged, start + 4, { timeout: 15000 });
+  // Wait for both pages to show the expected count; on a timeout the Python side
+  // reports what each page showed instead of a bare timeout.
+  for (const page of [a, b]) {
+    await page.waitForFunction(converged, start + 4, { timeout: 15000 }).catch(() => {});
+  }
   result.afterReconnect = {
     a: Number(await a.textContent('.vm-label[data-code="15"]')),
     b: Number(await b.textContent('.vm-label[data-code="15"]')),
     expected: start + 4,
     aStats: await a.evaluate(() => window.vmStats),
+    versions: [await a.getAttribute("#vm-map", "data-version"), await b.getAttribute("#vm-map", "data-version")],
   };
 
   // Staff: the reset button empties the map for everyone.
