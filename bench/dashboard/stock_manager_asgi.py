@@ -1,25 +1,16 @@
-"""The site with python-socketio's stock server and client manager, to measure
-what votemap_site/realtime/broadcast.py is worth in the whole system.
+"""The site with python-socketio's stock client manager (SOCKETIO_BROADCAST_PATH=stock),
+to measure what votemap_site/realtime/broadcast.py is worth in the whole system.
 
     uvicorn bench.dashboard.stock_manager_asgi:application ...
 
-Identical to `votemap_site.asgi:application` except that it is built with
-`socketio.AsyncServer` and `socketio.AsyncManager()` instead of
-`FastAsyncServer` (direct acks, reused JSON decoder) and the task-free manager.
+Identical to `votemap_site.asgi:application` except for the broadcast path:
+python-socketio's `AsyncManager` (a task per recipient) and no direct acks.
+The same as setting SOCKETIO_BROADCAST_PATH=stock; kept as a module so that the
+benchmark's `site-stock` kind names one application for every checkout.
 """
 
 import os
 
-import django
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "votemap_site.settings")
-django.setup()
-
-import socketio  # noqa: E402
-
-import votemap_site.realtime.server as realtime_server  # noqa: E402
-
-realtime_server.build_client_manager = lambda: socketio.AsyncManager()
-realtime_server.FastAsyncServer = socketio.AsyncServer
+os.environ["SOCKETIO_BROADCAST_PATH"] = "stock"
 
 from votemap_site.asgi import application  # noqa: E402,F401
