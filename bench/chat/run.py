@@ -72,9 +72,12 @@ class Server:
         }
         self.proc: subprocess.Popen | None = None
 
+    # `site-loop` / `site-stock`: the site with SOCKETIO_BROADCAST_PATH=loop / stock.
+    PATH_KINDS = {"site-loop": "loop", "site-stock": "stock"}
+
     @property
     def is_site(self) -> bool:
-        return checkouts.plain(self.kind) == "site"
+        return checkouts.plain(self.kind) in ("site", *self.PATH_KINDS)
 
     def start(self) -> None:
         base_root = BASE_ROOT[0] if BASE_ROOT else None
@@ -82,6 +85,8 @@ class Server:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.db) + suffix).unlink(missing_ok=True)
             self.env = checkouts.env_for(self.kind, base_root, self.env)
+            if checkouts.plain(self.kind) in self.PATH_KINDS:
+                self.env["SOCKETIO_BROADCAST_PATH"] = self.PATH_KINDS[checkouts.plain(self.kind)]
             migrate, cwd = checkouts.manage_command(self.kind, base_root, "migrate", "--noinput", "-v", "0",
                                                     python=PY)
             subprocess.run(migrate, cwd=cwd, env=self.env, check=True)
