@@ -57,7 +57,33 @@ class LocalPresence:
         return self._counts.get(key, 0)
 
 
-class RedisPresence(LocalPresence):
+class SharedPresence(LocalPresence):
+    """Local counts plus this worker's count per key written to shared storage
+    (`_write`) on every join and leave; a failed write is logged and repaired by
+    the next heartbeat, which rewrites every key in `_keys`."""
+
+    _keys: set[str]
+
+    async def _write(self, key: str, count: int) -> None:
+        raise NotImplementedError
+
+    async def _publish(self, key: str) -> None:
+        self._keys.add(key)
+        try:
+            await self._write(key, self._counts.get(key, 0))
+        except Exception:
+            log.warning("presence update failed for %s", key, exc_info=True)
+
+    async def join(self, key: str) -> None:
+        await super().join(key)
+        await self._publish(key)
+
+    async def leave(self, key: str) -> None:
+        await super().leave(key)
+        await self._publish(key)
+
+
+class RedisPresence(SharedPresence):
     def __init__(self, redis_url: str, *, heartbeat: float = 5.0, prefix: str = "vm:") -> None:
         super().__init__()
         self._prefix = prefix + "presence:"
@@ -101,20 +127,8 @@ class RedisPresence(LocalPresence):
         except Exception:
             log.warning("presence heartbeat failed", exc_info=True)
 
-    async def _publish(self, key: str) -> None:
-        self._keys.add(key)
-        try:
-            await self._redis.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
-        except Exception:
-            log.warning("presence update failed for %s", key, exc_info=True)
-
-    async def join(self, key: str) -> None:
-        await super().join(key)
-        await self._publish(key)
-
-    async def leave(self, key: str) -> None:
-        await super().leave(key)
-        await self._publish(key)
+    async def _write(self, key: str, count: int) -> None:
+        await self._redis.hset(self._prefix + key, self.worker_id, count)
 
     async def total(self, key: str) -> int:
         try:
@@ -129,7 +143,7 @@ class RedisPresence(LocalPresence):
         return sum(int(v) for worker, v in counts.items() if worker in alive and int(v) > 0)
 
 
-class PostgresPresence(LocalPresence):
+class PostgresPresence(SharedPresence):
     """The same sums as RedisPresence, kept in PostgreSQL's `realtime_presence`
     table (votemap_site/models.py): for RabbitMQ deployments without Redis.
 
@@ -193,24 +207,12 @@ class PostgresPresence(LocalPresence):
         except Exception:
             log.warning("presence heartbeat failed", exc_info=True)
 
-    async def _publish(self, key: str) -> None:
-        self._keys.add(key)
-        try:
-            await self._db.execute(
-                "INSERT INTO realtime_presence (worker, key, count, beat) VALUES (%s, %s, %s, now())"
-                " ON CONFLICT (worker, key) DO UPDATE SET count = EXCLUDED.count, beat = now()",
-                [self.worker_id, key, self._counts.get(key, 0)],
-            )
-        except Exception:
-            log.warning("presence update failed for %s", key, exc_info=True)
-
-    async def join(self, key: str) -> None:
-        await super().join(key)
-        await self._publish(key)
-
-    async def leave(self, key: str) -> None:
-        await super().leave(key)
-        await self._publish(key)
+    async def _write(self, key: str, count: int) -> None:
+        await self._db.execute(
+            "INSERT INTO realtime_presence (worker, key, count, beat) VALUES (%s, %s, %s, now())"
+            " ON CONFLICT (worker, key) DO UPDATE SET count = EXCLUDED.count, beat = now()",
+            [self.worker_id, key, count],
+        )
 
     async def total(self, key: str) -> int:
         try:
