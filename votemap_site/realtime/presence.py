@@ -62,7 +62,15 @@ class SharedPresence(LocalPresence):
     (`_write`) on every join and leave; a failed write is logged and repaired by
     the next heartbeat, which rewrites every key in `_keys`."""
 
-    _keys: set[str]
+    def __init__(self, *, heartbeat: float) -> None:
+        super().__init__()
+        self.worker_id = uuid.uuid4().hex
+        self.heartbeat = heartbeat
+        self._ticker = Ticker(name="presence-heartbeat", interval=heartbeat, callback=self._heartbeat, always=True)
+        self._keys: set[str] = set()
+
+    async def _heartbeat(self) -> None:
+        raise NotImplementedError
 
     async def _write(self, key: str, count: int) -> None:
         raise NotImplementedError
@@ -85,16 +93,12 @@ class SharedPresence(LocalPresence):
 
 class RedisPresence(SharedPresence):
     def __init__(self, redis_url: str, *, heartbeat: float = 5.0, prefix: str = "vm:") -> None:
-        super().__init__()
+        super().__init__(heartbeat=heartbeat)
         self._prefix = prefix + "presence:"
         self._workers_key = prefix + "presence:workers"
         import redis.asyncio as aioredis
 
         self._redis = aioredis.from_url(redis_url, decode_responses=True)
-        self.worker_id = uuid.uuid4().hex
-        self.heartbeat = heartbeat
-        self._ticker = Ticker(name="presence-heartbeat", interval=heartbeat, callback=self._heartbeat, always=True)
-        self._keys: set[str] = set()
 
     async def start(self) -> None:
         await super().start()
@@ -160,12 +164,8 @@ class PostgresPresence(SharedPresence):
     def __init__(self, conninfo: str, *, heartbeat: float = 5.0) -> None:
         from .shared import PostgresConnection
 
-        super().__init__()
+        super().__init__(heartbeat=heartbeat)
         self._db = PostgresConnection(conninfo)
-        self.worker_id = uuid.uuid4().hex
-        self.heartbeat = heartbeat
-        self._ticker = Ticker(name="presence-heartbeat", interval=heartbeat, callback=self._heartbeat, always=True)
-        self._keys: set[str] = set()
 
     async def start(self) -> None:
         await super().start()
