@@ -50,22 +50,22 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def unavailable() -> str | None:
-    """None when this process can create network namespaces and veth pairs; else why not."""
+    """None when this process can create network namespaces and veth pairs; else why not (short)."""
     if not os.path.exists("/proc/self/ns/net"):
-        return "network namespaces (Linux only)"
+        return "not Linux"
     if not os.access(IP, os.X_OK):
-        return "the ip tool (iproute2, apt-get install iproute2)"
+        return f"no {IP} (apt-get install iproute2)"
     if os.geteuid() != 0:
-        return "root, to create network namespaces (ip netns add)"
+        return "needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)"
     probe = f"{PREFIX}-probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     made = _ip("netns", "add", probe, check=False)
     if made.returncode != 0:
-        return f"permission to create network namespaces (ip netns add: {made.stderr.strip()})"
+        return f"ip netns add: {made.stderr.strip()}"
     try:
         link = f"vmp{uuid.uuid4().hex[:8]}"
         veth = _ip("link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", probe, check=False)
         if veth.returncode != 0:
-            return f"veth pairs (ip link add type veth: {veth.stderr.strip()})"
+            return f"ip link add type veth: {veth.stderr.strip()}"
         _ip("link", "del", link, check=False)
     finally:
         _ip("netns", "del", probe, check=False)

@@ -48,7 +48,7 @@ _spec.loader.exec_module(cluster)
 
 def skip_unless_possible(*, queue: str) -> None:
     reason = netns.unavailable()
-    need(reason is None, f"network namespaces for the two-host tests (they need {reason})")
+    need(reason is None, f"creating network namespaces for the two-host tests ({reason})")
     need(cluster.nginx_binary() is not None, "nginx (apt-get install nginx)")
     gap = own_services.missing(queue=queue)
     need(gap is None, f"{gap}, for the test's own services")
