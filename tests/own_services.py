@@ -6,16 +6,21 @@ to the address a test names (the test network's gateway), on a free port, with
 their files in a temporary folder; each is a context manager that yields the
 URL and stops the instance and removes its files afterwards, whatever happens.
 
-    with own_services.redis(bind=addr) as url: ...       # redis://addr:port/0
-    with own_services.postgres(bind=addr, trust=net) as url: ...  # postgres://postgres@addr:port/votemap
-    with own_services.rabbitmq(bind=addr) as url: ...    # amqp://guest:guest@addr:port//
+    with own_services.redis(bind=addr) as redis: ...       # redis.url: redis://addr:port/0
+    with own_services.postgres(bind=addr, trust=net) as pg: ...  # postgres://postgres@addr:port/votemap
+    with own_services.rabbitmq(bind=addr) as mq: ...       # amqp://guest:guest@addr:port//
+
+Each yields a `Service`: its URL and the pid of its server process (whose
+process tree is the whole server: PostgreSQL's sessions are its children).
 
 Each needs its server installed (Debian's redis-server, postgresql-15 and
 rabbitmq-server); `missing()` names what is not, for a skip message.
 PostgreSQL refuses to run as root, so it runs as the `postgres` user
 (`subprocess.Popen(user=...)`, which keeps the server's own pid for the test
 to stop, where `runuser` would sit in between). None of them keeps data that
-outlives the test: no fsync, Redis without persistence.
+outlives the test: no fsync (unless asked), Redis without persistence. The
+benchmarks (bench/cluster/run.py) use them too, on 127.0.0.1, so that the
+CPU they measure for PostgreSQL and the queue is the site's alone.
 """
 
 from __future__ import annotations
@@ -31,11 +36,18 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the real script, not Debian's su wrapper
 EPMD = shutil.which("epmd") or next(iter(sorted(glob.glob("/usr/lib/erlang/erts-*/bin/epmd"))), "epmd")
+
+
+@dataclass(frozen=True)
+class Service:
+    url: str
+    pid: int
 
 
 def postgres_bin() -> Path | None:
@@ -115,7 +127,7 @@ def _folder(prefix: str, owner: str | None = None) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def redis(*, bind: str) -> Iterator[str]:
+def redis(*, bind: str) -> Iterator[Service]:
     """A Redis of its own on `bind`; its URL (database 0)."""
     with _folder("votemap-redis-") as folder:
         port = free_port(bind)
@@ -127,15 +139,17 @@ def redis(*, bind: str) -> Iterator[str]:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port(bind, port, proc=proc, log=log)
-            yield f"redis://{bind}:{port}/0"
+            yield Service(url=f"redis://{bind}:{port}/0", pid=proc.pid)
         finally:
             stop(proc)
 
 
 @contextlib.contextmanager
-def postgres(*, bind: str, trust: str, database: str = "votemap") -> Iterator[str]:
+def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool = False) -> Iterator[Service]:
     """A PostgreSQL cluster of its own on `bind`, trusting clients from the
-    network `trust` (CIDR); the URL of its database `database`."""
+    network `trust` (CIDR); the URL of its database `database`. Tests run it
+    without fsync; `durable=True` keeps PostgreSQL's defaults (a commit waits
+    for its WAL flush), as the benchmarks need to measure a real commit."""
     binaries = postgres_bin()
     assert binaries is not None, missing()
     with _folder("votemap-pg-", owner="postgres") as folder:
@@ -149,8 +163,9 @@ def postgres(*, bind: str, trust: str, database: str = "votemap") -> Iterator[st
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [binaries / "postgres", "-D", data, "-c", f"listen_addresses={bind}", "-p", str(port),
-                 "-c", f"unix_socket_directories={folder}", "-c", "fsync=off",
-                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                 "-c", f"unix_socket_directories={folder}", "-c", "max_connections=200",
+                 *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                       "-c", "full_page_writes=off"])],
                 user="postgres", cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port(bind, port, proc=proc, log=log)
@@ -165,14 +180,14 @@ def postgres(*, bind: str, trust: str, database: str = "votemap") -> Iterator[st
                     user="postgres", cwd=folder, capture_output=True, text=True, timeout=30)
                 if created.returncode != 0:
                     time.sleep(0.2)
-            yield f"postgres://postgres@{bind}:{port}/{database}"
+            yield Service(url=f"postgres://postgres@{bind}:{port}/{database}", pid=proc.pid)
         finally:
             # SIGINT: PostgreSQL's fast shutdown (sessions are ended, nothing to keep).
             stop(proc, sig=signal.SIGINT)
 
 
 @contextlib.contextmanager
-def rabbitmq(*, bind: str) -> Iterator[str]:
+def rabbitmq(*, bind: str) -> Iterator[Service]:
     """A RabbitMQ node of its own on `bind` (guest/guest, allowed from other
     addresses), with an epmd of its own so nothing outlives it; its URL."""
     with _folder("votemap-rabbitmq-") as folder:
@@ -205,7 +220,7 @@ def rabbitmq(*, bind: str) -> Iterator[str]:
                 proc = subprocess.Popen([RABBITMQ_SERVER], env=env, cwd=folder, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
                 wait_for_port(bind, port, proc=proc, log=log, timeout=90)
-                yield f"amqp://guest:guest@{bind}:{port}//"
+                yield Service(url=f"amqp://guest:guest@{bind}:{port}//", pid=proc.pid)
             finally:
                 if proc is not None:
                     stop(proc, timeout=30)

@@ -108,11 +108,12 @@ def site(*, queue: str, folder: Path, hosts: int = 2,
     """PostgreSQL + `queue` on the gateway, a worker per host, nginx in front; all stopped afterwards."""
     with contextlib.ExitStack() as stack:
         net = stack.enter_context(netns.network(hosts=hosts))
-        database = stack.enter_context(own_services.postgres(bind=net.gateway, trust=str(net.subnet)))
+        database = stack.enter_context(own_services.postgres(bind=net.gateway, trust=str(net.subnet))).url
         if queue == "redis":
-            queue_env = {"REDIS_URL": stack.enter_context(own_services.redis(bind=net.gateway))}
+            queue_env = {"REDIS_URL": stack.enter_context(own_services.redis(bind=net.gateway)).url}
         elif queue == "rabbitmq":
-            queue_env = {"MESSAGE_QUEUE_URL": stack.enter_context(own_services.rabbitmq(bind=net.gateway))}
+            rabbitmq = stack.enter_context(own_services.rabbitmq(bind=net.gateway))
+            queue_env = {"MESSAGE_QUEUE_URL": rabbitmq.url}
         else:
             raise ValueError(f"queue must be redis or rabbitmq, not {queue!r}")
         env = {
