@@ -19,7 +19,10 @@ this process and, with --server-pid, by the server.
 
 `--url` may list several servers (comma-separated: the workers of a
 cluster): the players of each arena are spread over them round-robin, so
-every arena has players on every server. `--cpu-pids name=pid,...` reports
+every arena has players on every server; `players_seen` (the fewest and
+most players in the last state each player received) tells whether they
+all play in one arena or each server runs an arena of its own.
+`--cpu-pids name=pid,...` reports
 the CPU seconds each process tree used in the measured window
 (`cpu_seconds`), and `states_in_window` counts the `state` frames all
 players received in it.
@@ -83,6 +86,7 @@ class Player:
         self.x = self.y = 0
         self.width = self.height = 1
         self.errors = 0
+        self.last_state = ""  # decoded once, after the run
 
     async def call(self, event: str, payload: dict) -> dict:
         self.next_ack += 1
@@ -103,6 +107,7 @@ class Player:
                     if match:
                         self.ticks.append(int(match.group(1)))
                         self.times.append(now)
+                        self.last_state = message
                 elif message.startswith(prefix_ack):
                     body = message[len(prefix_ack):]
                     split = body.index("[")
@@ -280,6 +285,11 @@ async def main(args: argparse.Namespace) -> dict:
         "generator_runqueue_wait": round((wait1 - wait0) / window, 3),
         "server_runqueue_wait": round((swait1 - swait0) / window, 3) if args.server_pid else None,
     }
+    seen = []
+    for p in run.players:
+        if p.last_state:
+            seen.append(len(json.loads(p.last_state[len(f"42{NS},"):])[1]["players"]))
+    result["players_seen"] = [min(seen), max(seen)] if seen else None
     if stats_before and stats_after:
         ticks = stats_after["ticks"] - stats_before["ticks"]
         work = stats_after["work_seconds"] - stats_before["work_seconds"]
