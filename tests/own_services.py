@@ -15,9 +15,10 @@ process tree is the whole server: PostgreSQL's sessions are its children).
 
 Each needs its server installed (Debian's redis-server, postgresql-15 and
 rabbitmq-server); `missing()` names what is not, for a skip message.
-PostgreSQL refuses to run as root, so it runs as the `postgres` user
+PostgreSQL refuses to run as root, so root runs it as the `postgres` user
 (`subprocess.Popen(user=...)`, which keeps the server's own pid for the test
-to stop, where `runuser` would sit in between). None of them keeps data that
+to stop, where `runuser` would sit in between); anyone else runs it as
+themselves. None of them keeps data that
 outlives the test: no fsync (unless asked), Redis without persistence. The
 benchmarks (bench/cluster/run.py) use them too, on 127.0.0.1, so that the
 CPU they measure for PostgreSQL and the queue is the site's alone.
@@ -60,10 +61,11 @@ def missing(*, queue: str = "redis") -> str | None:
     """None when PostgreSQL and `queue` ("redis" or "rabbitmq") can run here; else what is missing."""
     if postgres_bin() is None:
         return "PostgreSQL's server binaries (apt-get install postgresql)"
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return "the postgres user (apt-get install postgresql)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "the postgres user (apt-get install postgresql)"
     if queue == "redis" and not os.access(REDIS_SERVER, os.X_OK):
         return "redis-server (apt-get install redis-server)"
     if queue == "rabbitmq" and not (os.access(RABBITMQ_SERVER, os.X_OK) and os.access(EPMD, os.X_OK)):
@@ -152,11 +154,13 @@ def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool 
     for its WAL flush), as the benchmarks need to measure a real commit."""
     binaries = postgres_bin()
     assert binaries is not None, missing()
-    with _folder("votemap-pg-", owner="postgres") as folder:
+    # PostgreSQL refuses to run as root: root runs it as the postgres user, anyone else as themselves.
+    user = "postgres" if os.geteuid() == 0 else None
+    with _folder("votemap-pg-", owner=user) as folder:
         data, log = folder / "data", folder / "postgres.log"
         subprocess.run([binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync",
                         "-E", "UTF8", "--locale=C.UTF-8"],
-                       user="postgres", cwd=folder, capture_output=True, check=True, timeout=120)
+                       user=user, cwd=folder, capture_output=True, check=True, timeout=120)
         with open(data / "pg_hba.conf", "a") as hba:
             hba.write(f"host all all {trust} trust\n")
         port = free_port(bind)
@@ -166,7 +170,7 @@ def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool 
                  "-c", f"unix_socket_directories={folder}", "-c", "max_connections=200",
                  *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
                                        "-c", "full_page_writes=off"])],
-                user="postgres", cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                user=user, cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port(bind, port, proc=proc, log=log)
             deadline = time.monotonic() + 30
@@ -177,7 +181,7 @@ def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool 
                     raise RuntimeError(f"createdb failed: {created.stderr if created else ''}\n{_tail(log)}")
                 created = subprocess.run(
                     [binaries / "createdb", "-h", bind, "-p", str(port), "-U", "postgres", database],
-                    user="postgres", cwd=folder, capture_output=True, text=True, timeout=30)
+                    user=user, cwd=folder, capture_output=True, text=True, timeout=30)
                 if created.returncode != 0:
                     time.sleep(0.2)
             yield Service(url=f"postgres://postgres@{bind}:{port}/{database}", pid=proc.pid)
