@@ -82,8 +82,19 @@ Arena.objects.bulk_create([
 """
 
 
+def git_commit(root: Path) -> str | None:
+    found = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return (found.stdout.strip() + ("+changes" if dirty else "")) if found.returncode == 0 else None
+
+
 def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+# The checkout whose site runs (--site-root: another one, e.g. a branch not yet on main).
+SITE_ROOT = ROOT
 
 
 def base_env() -> dict[str, str]:
@@ -91,7 +102,7 @@ def base_env() -> dict[str, str]:
     keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
     return {
         **keep, **checkouts.BENCH_ENV,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(SITE_ROOT),
         "DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_LOG_LEVEL": "WARNING",
         "SOCKETIO_TRANSPORTS": "websocket",
@@ -121,10 +132,10 @@ class Services:
     @staticmethod
     def prepare(database_env: dict[str, str], arenas: int) -> None:
         env = {**base_env(), **database_env}
-        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True,
+        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=SITE_ROOT, env=env, check=True,
                        timeout=300)
-        subprocess.run([PY, "manage.py", "shell", "-c", ARENAS_SCRIPT % arenas], cwd=ROOT, env=env, check=True,
-                       timeout=120)
+        subprocess.run([PY, "manage.py", "shell", "-c", ARENAS_SCRIPT % arenas], cwd=SITE_ROOT, env=env,
+                       check=True, timeout=120)
 
     def fresh_database(self, kind: str) -> dict[str, str]:
         """The settings of a new database for one point (a copy of the template)."""
@@ -184,7 +195,10 @@ def workers(kind: str, services: Services, database_env: dict[str, str], workdir
     try:
         for index in range(spec["workers"]):
             port = own_services.free_port("127.0.0.1")
-            cmd, cwd = checkouts.server_command("site", None, port=port, python=PY)
+            if SITE_ROOT == ROOT:
+                cmd, cwd = checkouts.server_command("site", None, port=port, python=PY)
+            else:
+                cmd, cwd = checkouts.server_command("site-base", SITE_ROOT, port=port, python=PY)
             log = open(workdir / f"{kind}-{port}.log", "ab")
             procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                           start_new_session=True))
@@ -313,6 +327,7 @@ def summarise(raw: dict) -> dict:
     for p in raw["points"]:
         row = {key: p.get(key) for key in ("part", "kind", "repeat", "workers", "viewers", "offered_rate",
                                            "load_before", "load_after", "failed")}
+        row["site_commit"] = raw["meta"].get("site_commit")
         if p.get("failed"):
             rows.append(row)
             continue
@@ -374,7 +389,14 @@ def main() -> int:
     parser.add_argument("--drain", type=float, default=4.0)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--summary", type=Path, default=SUMMARY)
+    parser.add_argument("--append", action="store_true",
+                        help="add this run's rows to the summary instead of replacing it (its meta under 'appended')")
+    parser.add_argument("--site-root", type=Path, default=None,
+                        help="run the site of another checkout (its code and migrations; the generators stay ours)")
     args = parser.parse_args()
+    if args.site_root is not None:
+        global SITE_ROOT
+        SITE_ROOT = checkouts.root_for("site-base", args.site_root)
     if args.quick:
         args.map_points, args.game_arenas = "20:0,20:60,60:60,20:15", 2
         args.duration, args.warmup, args.drain = 3.0, 1.0, 2.0
@@ -388,6 +410,7 @@ def main() -> int:
         parser.error(f"missing: {gap}")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     meta = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "loadavg_start": loadavg(),
+            "site_root": str(SITE_ROOT), "site_commit": git_commit(SITE_ROOT),
             "cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.platform(),
             "placement": "nothing pinned: workers, PostgreSQL, the queue and the generator share every core",
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
@@ -424,7 +447,13 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"cluster-{stamp}.json"
     path.write_text(json.dumps(raw, indent=1) + "\n")
-    args.summary.write_text(json.dumps(summarise(raw), indent=1) + "\n")
+    summary = summarise(raw)
+    if args.append and args.summary.exists():
+        previous = json.loads(args.summary.read_text())
+        previous["meta"].setdefault("appended", []).append(summary["meta"])
+        previous["rows"] += summary["rows"]
+        summary = previous
+    args.summary.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"results: {path.relative_to(ROOT)}\nsummary: {args.summary}")
     return 0
 
