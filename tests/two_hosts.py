@@ -27,6 +27,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,17 +57,24 @@ def skip_unless_possible(*, queue: str) -> None:
 
 @dataclass
 class Worker:
+    """A worker on a host; the same face as tests/conftest.py's ServerProcess
+    (url, port, proc, log_path, stop, kill), so that a cluster test can take either."""
+
     host: netns.Host
     proc: subprocess.Popen
     log_path: Path
+    port: int = WORKER_PORT
 
     @property
     def url(self) -> str:
-        return f"http://{self.host.address}:{WORKER_PORT}"
+        return f"http://{self.host.address}:{self.port}"
 
     def stop(self) -> None:
         # `ip netns exec` execs the server: this is uvicorn's pid (graceful stop on SIGTERM).
         own_services.stop(self.proc, timeout=15)
+
+    def kill(self) -> None:
+        own_services.stop(self.proc, sig=signal.SIGKILL, timeout=10)
 
 
 @dataclass
