@@ -12,7 +12,7 @@ low rate), least squares on what each loaded point used above the idle one:
 
     worker CPU per process = idle + a * votes/s per process + k * deltas/s + b * frames/s per process
     PostgreSQL CPU         = idle + p * votes/s + p_commit * commits/s   (a commit per delta)
-    queue CPU              = idle + q * deltas/s                          (q shared by 1 publish + N deliveries)
+    queue CPU              = idle + q * deltas/s     (q: 1 publish + N deliveries of each delta)
 
 `a` is a vote's cost in a worker (receive, validate, batch, commit, ack),
 `k` what a worker spends on each delta it handles (in a cluster every delta
@@ -127,7 +127,8 @@ def limits(costs: dict, *, n: int, viewers: float, rate: float, rtt: float, flus
            db_cores: float) -> dict[str, float]:
     """Use of each shared resource (1.0 = full) at this size and load."""
     d = deltas(n, rate)
-    used = {"a process": costs["w_idle"] + costs["a"] * rate / n + costs["k"] * d + costs["b"] * viewers * d / n}
+    used = {"a process": costs["w_idle"] + costs["a"] * rate / n + costs["k"] * d
+            + costs["b"] * viewers * d / n}
     if "p" in costs:
         commit = 1 / flush + ROUND_TRIPS * rtt + costs["p_commit"]
         used["the commit path"] = d * commit + costs["p"] * rate
@@ -163,7 +164,8 @@ def report(summary: dict, *, viewers: int, target_rate: float, lan_rtt_us: float
             if len(mine) >= 4:
                 fits[(kind, repeat)] = fit(mine)
     out.append("fitted costs, µs (repeat " + " / ".join(map(str, repeats)) + ")")
-    out.append("| kind | processes | idle, per process (µs/s) | per vote a | per delta handled k | per frame b "
+    out.append("| kind | processes | idle, per process (µs/s) | per vote a | per delta handled k "
+               "| per frame b "
                "| PostgreSQL idle per process (µs/s) | PostgreSQL per vote | per commit "
                "| queue idle per process (µs/s) | queue per delta and process |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -174,7 +176,8 @@ def report(summary: dict, *, viewers: int, target_rate: float, lan_rtt_us: float
             return " / ".join("-" if key not in c else f"{c[key] * 1e6:.1f}" for c in got)
 
         out.append(f"| {kind} | {got[0]['workers']} | {col('w_idle')} | {col('a')} | {col('k')} | {col('b')} "
-                   f"| {col('p_idle')} | {col('p')} | {col('p_commit')} | {col('q_idle')} | {col('q_unit')} |")
+                   f"| {col('p_idle')} | {col('p')} | {col('p_commit')} | {col('q_idle')} "
+                   f"| {col('q_unit')} |")
     out.append("")
     cluster = [k for k in sorted({k for k, _ in fits}) if k.startswith("cluster")]
     for kind in cluster:
@@ -222,7 +225,8 @@ def report(summary: dict, *, viewers: int, target_rate: float, lan_rtt_us: float
         if not all(r["one_arena"] for r in game if r["workers"] > 1):
             out.append("")
             out.append("The game's cluster rows are not one game: each worker ran its own copy of an arena "
-                       "(players saw only the players of their own worker), so no cluster model for the game.")
+                       "(players saw only the players of their own worker), so no cluster model "
+                       "for the game.")
     return "\n".join(out)
 
 
@@ -237,7 +241,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=3000.0, help="the vote rate of the viewers column")
     parser.add_argument("--lan-rtt-us", type=float, default=150.0,
                         help="extra round-trip time between hosts (an assumption: not measured here)")
-    parser.add_argument("--db-cores", type=float, default=8.0, help="cores of PostgreSQL's host (an assumption)")
+    parser.add_argument("--db-cores", type=float, default=8.0,
+                        help="cores of PostgreSQL's host (an assumption)")
     args = parser.parse_args()
     print(report(json.loads(args.summary.read_text()), viewers=args.viewers, target_rate=args.rate,
                  lan_rtt_us=args.lan_rtt_us, db_cores=args.db_cores))

@@ -1,6 +1,6 @@
 """Draw bench/cluster/summary.json as docs/img/bench-cluster.png (SVG rendered by Chromium).
 
-    .venv/bin/python bench/cluster/chart.py [--summary bench/cluster/summary.json] [--out docs/img/bench-cluster.png]
+    .venv/bin/python bench/cluster/chart.py [--summary bench/cluster/summary.json] [--out <png>]
 
 Left: CPU per acked vote at the busiest map point (most viewers), stacked by
 process (the workers, PostgreSQL, the queue), one bar per kind and repeat,
