@@ -29,12 +29,15 @@ own. What the model knows about the site's design, from dashboard/sockets.py:
   second) and broadcasts its own delta, so the site makes up to N * T deltas a
   second and EVERY viewer receives all of them: D = N*T*(1 - exp(-R/(N*T)))
   (Poisson votes over N workers; a worker with no vote in a tick commits nothing);
-- the state row is locked from a batch's first statement to its commit, and the
-  commit-order lock is held from before the commit until the delta is
-  published, so commits are serialised site-wide: each costs at least one WAL
-  flush (pg_test_fsync's rate on this disk), PostgreSQL's CPU for it and
-  about ROUND_TRIPS network round trips (lock, statements, commit, publish,
-  release) while nothing else commits;
+- the commit-order lock is held from before a batch's transaction until its
+  delta is published, and the transaction locks the state row from its first
+  statement to its commit, so batches run one at a time site-wide: the
+  commit path. A batch takes what bench/cluster/commit_cost.py measured back
+  to back (the transaction, its WAL flush and the worker's own code: t0 per
+  batch + t1 per vote, a line through its medians) plus LOCK_ROUND_TRIPS
+  round trips to the queue (lock, publish, release; PostgreSQL's advisory
+  lock without Redis); between hosts each of these and of the transaction's
+  statements takes a LAN round trip longer;
 - Redis runs its commands on one core; the queue's work grows with deltas x
   (1 + N) (each delta is published once and delivered to every process).
 
@@ -54,7 +57,7 @@ import math
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROUND_TRIPS = 7  # lock, BEGIN + SELECT FOR UPDATE, INSERT, UPDATE, COMMIT, PUBLISH, release
+LOCK_ROUND_TRIPS = 3  # around each batch: take the commit-order lock, publish the delta, release
 TICKS_PER_S = 20.0  # DASHBOARD_TICK_MS = 50
 SIZES = [  # (label, hosts, worker processes)
     ("this machine (2 cores)", 1, 2),
@@ -123,15 +126,28 @@ def deltas(n: int, rate: float) -> float:
     return n * TICKS_PER_S * (1 - math.exp(-rate / (n * TICKS_PER_S)))
 
 
-def limits(costs: dict, *, n: int, viewers: float, rate: float, rtt: float, flush: float,
+def commit_line(measured: dict) -> tuple[float, float]:
+    """(seconds per batch, seconds per vote in it): a line through commit_cost.py's medians."""
+    sizes = sorted(int(size) for size in measured["batch_seconds"])
+    t0, t1 = solve([[1.0, size] for size in sizes], [measured["batch_seconds"][str(size)] for size in sizes])
+    return max(t0, 0.0), max(t1, 0.0)
+
+
+def limits(costs: dict, *, n: int, viewers: float, rate: float, lock_rtt: float, lan_rtt: float,
            db_cores: float) -> dict[str, float]:
     """Use of each shared resource (1.0 = full) at this size and load."""
     d = deltas(n, rate)
-    used = {"a process": costs["w_idle"] + costs["a"] * rate / n + costs["k"] * d
+    # Each process commits its own share of the deltas and handles every delta of every process.
+    own, handled = costs.get("c_own", costs["k"]), costs.get("c_recv", 0.0)
+    used = {"a process": costs["w_idle"] + costs["a"] * rate / n + own * d / n + handled * d
             + costs["b"] * viewers * d / n}
+    if "commit" in costs:
+        t0, t1, round_trips = costs["commit"]
+        # A batch: its transaction (measured back to back), the lock and the publish around it,
+        # and between hosts every one of their round trips a LAN round trip longer.
+        per_batch = t0 + LOCK_ROUND_TRIPS * lock_rtt + (round_trips + LOCK_ROUND_TRIPS) * lan_rtt
+        used["the commit path"] = d * per_batch + t1 * rate
     if "p" in costs:
-        commit = 1 / flush + ROUND_TRIPS * rtt + costs["p_commit"]
-        used["the commit path"] = d * commit + costs["p"] * rate
         used[f"PostgreSQL's CPU ({db_cores:g} cores)"] = (
             costs["p_idle"] * n + costs["p_commit"] * d + costs["p"] * rate) / db_cores
     if "q_unit" in costs:
@@ -151,19 +167,32 @@ def max_under(fn, lo: float, hi: float) -> float:
 
 def report(summary: dict, *, viewers: int, target_rate: float, lan_rtt_us: float, db_cores: float) -> str:
     meta = summary["meta"]
-    flush = meta.get("wal_flushes_per_s") or 1000.0
-    local_rtt = (meta.get("round_trips") or {}).get("postgres_us", 100.0) * 1e-6
+    trips = meta.get("round_trips") or {}
+    lan_rtt = lan_rtt_us * 1e-6
     rows = [r for r in summary["rows"] if r["part"] == "map" and not r.get("failed")]
-    out = [f"WAL flushes/s on this disk: {flush:.0f}; round trip to PostgreSQL from Python: "
-           f"{local_rtt * 1e6:.0f} µs (one host), +{lan_rtt_us:.0f} µs assumed between hosts", ""]
+    out = [f"Measured: WAL flushes/s on this disk {meta.get('wal_flushes_per_s') or 0:.0f}; one round trip from "
+           f"Python to PostgreSQL {trips.get('postgres_us', 0):.0f} µs, to Redis {trips.get('redis_us', 0):.0f} µs. "
+           f"Assumed: +{lan_rtt_us:.0f} µs per round trip between hosts, PostgreSQL on {db_cores:g} cores.", ""]
     repeats = sorted({r["repeat"] for r in rows})
+    commits = meta.get("commit_cost") or []
+    out.append("One group commit back to back (bench/cluster/commit_cost.py), ms per batch of 1 / 5 / 20 / 100 "
+               "votes, per repeat: " + " ; ".join(
+                   " / ".join(f"{v * 1e3:.1f}" for v in c["batch_seconds"].values()) for c in commits if c)
+               + f" ({commits[0]['round_trips'] if commits and commits[0] else '?'} round trips to the database)")
+    out.append("")
     fits: dict[tuple[str, int], dict] = {}
     for kind in sorted({r["kind"] for r in rows}):
         for repeat in repeats:
             mine = [r for r in rows if r["kind"] == kind and r["repeat"] == repeat]
             if len(mine) >= 4:
-                fits[(kind, repeat)] = fit(mine)
-    out.append("fitted costs, µs (repeat " + " / ".join(map(str, repeats)) + ")")
+                costs = fit(mine)
+                if repeat < len(commits) and commits[repeat]:
+                    costs["commit"] = (*commit_line(commits[repeat]), commits[repeat]["round_trips"])
+                    queue_rtt = trips.get("redis_us" if kind == "cluster-redis" else "postgres_us", 0.0)
+                    costs["lock_rtt"] = queue_rtt * 1e-6
+                fits[(kind, repeat)] = costs
+    out.append("Fitted costs, µs (repeat " + " / ".join(map(str, repeats)) + "):")
+    out.append("")
     out.append("| kind | processes | idle, per process (µs/s) | per vote a | per delta handled k "
                "| per frame b "
                "| PostgreSQL idle per process (µs/s) | PostgreSQL per vote | per commit "
@@ -180,11 +209,25 @@ def report(summary: dict, *, viewers: int, target_rate: float, lan_rtt_us: float
                    f"| {col('q_unit')} |")
     out.append("")
     cluster = [k for k in sorted({k for k, _ in fits}) if k.startswith("cluster")]
+    for (kind, repeat), costs in fits.items():
+        # Split k: a cluster worker commits 1/N of the deltas (each costing what one costs the
+        # embedded process, where every delta is its own) and handles all of them from the queue.
+        embedded = fits.get(("embedded", repeat))
+        if kind.startswith("cluster") and embedded is not None:
+            costs["c_own"] = embedded["k"]
+            costs["c_recv"] = clamp(costs["k"] - embedded["k"] / costs["workers"])
+    if cluster:
+        out.append("Per delta in a cluster worker, µs: committing its own (the embedded k) / handling one "
+                   "from the queue (k - own / N): " + " ; ".join(
+                       f"{kind} " + " / ".join(f"{fits[(kind, r)].get('c_own', 0) * 1e6:.0f} / "
+                                               f"{fits[(kind, r)].get('c_recv', 0) * 1e6:.0f}"
+                                               for r in repeats if (kind, r) in fits) for kind in cluster))
+        out.append("")
     for kind in cluster:
         costs_by_repeat = [fits[(kind, r)] for r in repeats if (kind, r) in fits]
-        names = list(limits(costs_by_repeat[0], n=2, viewers=1, rate=1, rtt=local_rtt, flush=flush,
+        names = list(limits(costs_by_repeat[0], n=2, viewers=1, rate=1, lock_rtt=0, lan_rtt=0,
                             db_cores=db_cores))
-        out.append(f"## model from {kind} (repeat " + " / ".join(map(str, repeats)) + ")")
+        out.append(f"## Model from {kind} (repeat " + " / ".join(map(str, repeats)) + ")")
         out.append("")
         out.append(f"Max votes/s with {viewers:,} viewers that each limit allows, and max viewers at "
                    f"{target_rate:,.0f} votes/s:")
@@ -193,12 +236,11 @@ def report(summary: dict, *, viewers: int, target_rate: float, lan_rtt_us: float
                    + " | first to saturate | viewers at the target rate | first to saturate |")
         out.append("|---" * (len(names) + 4) + "|")
         for label, hosts, n in SIZES:
-            rtt = local_rtt + (lan_rtt_us * 1e-6 if hosts > 1 else 0.0)
             by_rate_all, by_viewers_all = [], []
             for costs in costs_by_repeat:
-                def use(name: str, viewers: float, rate: float, costs=costs, n=n, rtt=rtt) -> float:
-                    return limits(costs, n=n, viewers=viewers, rate=rate, rtt=rtt, flush=flush,
-                                  db_cores=db_cores)[name]
+                def use(name: str, viewers: float, rate: float, costs=costs, n=n, hosts=hosts) -> float:
+                    return limits(costs, n=n, viewers=viewers, rate=rate, lock_rtt=costs.get("lock_rtt", 0.0),
+                                  lan_rtt=lan_rtt if hosts > 1 else 0.0, db_cores=db_cores)[name]
 
                 by_rate_all.append({name: max_under(lambda r, name=name: use(name, viewers, r), 1, 1e6)
                                     for name in names})

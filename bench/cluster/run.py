@@ -28,9 +28,11 @@ server) over the measured window. Map points: viewers with no votes (the idle
 cost), two viewer counts at one vote rate and a low rate, so that a worker's
 CPU can be split into an idle part, a part per vote, per delta and per
 delivered frame (bench/cluster/capacity.py). Before the points, the
-run measures how many WAL flushes a second this disk does (pg_test_fsync):
-with the state row locked across a commit, that bounds the commits per
-second of the whole site.
+run measures how many WAL flushes a second this disk does (pg_test_fsync),
+and before each repeat how long one group commit takes back to back
+(bench/cluster/commit_cost.py): with the state row locked from a batch's
+first statement to its commit, batches run one at a time site-wide, which
+bounds the commits per second of the whole site.
 
 Writes the raw results to bench/results/cluster-<stamp>.json (git-ignored)
 and the summary the chart and the capacity model read to
@@ -306,12 +308,28 @@ def round_trips(services: Services, count: int = 500) -> dict[str, float]:
     return found
 
 
+def commit_cost(services: Services, workdir: Path, *, quick: bool) -> dict | None:
+    """bench/cluster/commit_cost.py on a fresh PostgreSQL database: the serialised part of a commit."""
+    if services.postgres is None:
+        return None
+    database_env = services.fresh_database("embedded")
+    out = workdir / f"commit-{uuid.uuid4().hex[:6]}.json"
+    try:
+        subprocess.run([PY, str(HERE / "commit_cost.py"), "--json", str(out),
+                        *(["--batches", "20"] if quick else [])],
+                       cwd=SITE_ROOT, env={**base_env(), **database_env}, check=True, capture_output=True,
+                       timeout=600)
+    finally:
+        services.drop(database_env)
+    return json.loads(out.read_text())
+
+
 def flush_rate(workdir: Path) -> float | None:
     """WAL flushes a second on this disk (pg_test_fsync's fdatasync line, one 8 kB write each)."""
     binaries = own_services.postgres_bin()
     if binaries is None:
         return None
-    test = subprocess.run([str(binaries / "pg_test_fsync"), "-s", "2", "-f", str(workdir / "fsync.test")],
+    test = subprocess.run([str(binaries / "pg_test_fsync"), "-s", "1", "-f", str(workdir / "fsync.test")],
                           capture_output=True, text=True, timeout=120)
     match = re.search(r"one 8kB write.*?fdatasync\s+([\d.]+) ops/sec", test.stdout, re.S)
     return float(match.group(1)) if match else None
@@ -420,7 +438,11 @@ def main() -> int:
         meta["wal_flushes_per_s"] = None if args.quick else flush_rate(workdir)
         services = Services(stack, kinds, workdir, arenas=args.game_arenas)
         meta["round_trips"] = round_trips(services)
+        meta["commit_cost"] = []
         for repeat in range(args.repeat):
+            if "map" in parts:
+                meta["commit_cost"].append(commit_cost(services, workdir, quick=args.quick))
+                print(json.dumps({"commit_cost": meta["commit_cost"][-1]}), flush=True)
             plan = []
             if "map" in parts:
                 plan += [("map", tuple(map(float, item.split(":")))) for item in args.map_points.split(",") if item]
