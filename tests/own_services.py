@@ -18,10 +18,13 @@ rabbitmq-server); `missing()` names what is not, for a skip message.
 PostgreSQL refuses to run as root, so root runs it as the `postgres` user
 (`subprocess.Popen(user=...)`, which keeps the server's own pid for the test
 to stop, where `runuser` would sit in between); anyone else runs it as
-themselves. None of them keeps data that
-outlives the test: no fsync (unless asked), Redis without persistence. The
-benchmarks (bench/cluster/run.py) use them too, on 127.0.0.1, so that the
-CPU they measure for PostgreSQL and the queue is the site's alone.
+themselves. None of them keeps data that outlives the test: no fsync
+(unless asked), Redis without persistence. A run killed before its teardown
+(SIGKILL) leaves its servers running: the next start of any of them kills
+those and deletes their folders (`remove_stale`; folder names carry the
+owner's pid). The benchmarks (bench/cluster/run.py) use them too, on
+127.0.0.1, so that the CPU they measure for PostgreSQL and the queue is the
+site's alone.
 """
 
 from __future__ import annotations
@@ -116,9 +119,39 @@ def stop(proc: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: float = 
         proc.wait(5)
 
 
+FOLDER_PREFIX = "votemap-service-"
+GROUPS_FILE = "process-groups"  # one process group a line, each a server (with its children) to kill
+
+
+def remove_stale() -> None:
+    """Kill the servers and delete the folders that runs which died without
+    their teardown (SIGKILL) left: folders named votemap-service-<pid>-... of a
+    pid that is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            owner = int(folder.name[len(FOLDER_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if owner == os.getpid() or Path(f"/proc/{owner}").exists():
+            continue
+        groups = folder / GROUPS_FILE
+        for line in (groups.read_text().split() if groups.exists() else []):
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.killpg(int(line), signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _started(folder: Path, proc: subprocess.Popen) -> subprocess.Popen:
+    """Note a server started with start_new_session (its pid is its group) for remove_stale."""
+    with open(folder / GROUPS_FILE, "a") as groups:
+        groups.write(f"{proc.pid}\n")
+    return proc
+
+
 @contextlib.contextmanager
 def _folder(prefix: str, owner: str | None = None) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    remove_stale()
+    folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-{prefix}"))
     try:
         if owner:
             entry = pwd.getpwnam(owner)
@@ -131,7 +164,7 @@ def _folder(prefix: str, owner: str | None = None) -> Iterator[Path]:
 @contextlib.contextmanager
 def redis(*, bind: str) -> Iterator[Service]:
     """A Redis of its own on `bind`; its URL (database 0)."""
-    with _folder("votemap-redis-") as folder:
+    with _folder("redis-") as folder:
         port = free_port(bind)
         log = folder / "redis.log"
         with open(log, "wb") as out:
@@ -139,6 +172,7 @@ def redis(*, bind: str) -> Iterator[Service]:
                 [REDIS_SERVER, "--bind", bind, "--port", str(port), "--save", "", "--appendonly", "no",
                  "--protected-mode", "no", "--dir", str(folder), "--daemonize", "no"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _started(folder, proc)
         try:
             wait_for_port(bind, port, proc=proc, log=log)
             yield Service(url=f"redis://{bind}:{port}/0", pid=proc.pid)
@@ -156,7 +190,7 @@ def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool 
     assert binaries is not None, missing()
     # PostgreSQL refuses to run as root: root runs it as the postgres user, anyone else as themselves.
     user = "postgres" if os.geteuid() == 0 else None
-    with _folder("votemap-pg-", owner=user) as folder:
+    with _folder("pg-", owner=user) as folder:
         data, log = folder / "data", folder / "postgres.log"
         subprocess.run([binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync",
                         "-E", "UTF8", "--locale=C.UTF-8"],
@@ -171,6 +205,7 @@ def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool 
                  *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
                                        "-c", "full_page_writes=off"])],
                 user=user, cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _started(folder, proc)
         try:
             wait_for_port(bind, port, proc=proc, log=log)
             deadline = time.monotonic() + 30
@@ -194,7 +229,7 @@ def postgres(*, bind: str, trust: str, database: str = "votemap", durable: bool 
 def rabbitmq(*, bind: str) -> Iterator[Service]:
     """A RabbitMQ node of its own on `bind` (guest/guest, allowed from other
     addresses), with an epmd of its own so nothing outlives it; its URL."""
-    with _folder("votemap-rabbitmq-") as folder:
+    with _folder("rabbitmq-") as folder:
         port, epmd_port, dist_port = free_port(bind), free_port("127.0.0.1"), free_port("127.0.0.1")
         log = folder / "rabbitmq.log"
         (folder / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq's node name and addresses
@@ -218,11 +253,13 @@ def rabbitmq(*, bind: str) -> Iterator[Service]:
         with open(log, "wb") as out:
             epmd = subprocess.Popen([EPMD, "-port", str(epmd_port), "-address", "127.0.0.1"], env=env,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            _started(folder, epmd)
             proc = None
             try:
                 wait_for_port("127.0.0.1", epmd_port, proc=epmd, log=log)
                 proc = subprocess.Popen([RABBITMQ_SERVER], env=env, cwd=folder, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
+                _started(folder, proc)
                 wait_for_port(bind, port, proc=proc, log=log, timeout=90)
                 yield Service(url=f"amqp://guest:guest@{bind}:{port}//", pid=proc.pid)
             finally:
