@@ -16,10 +16,11 @@ run: setup
 
 # Several worker processes: needs DATABASE_URL (PostgreSQL) and REDIS_URL or
 # MESSAGE_QUEUE_URL set (environment or .env); browsers use WebSocket only.
-# See docs/deployment.md.
+# Their metrics go to a fresh folder (PROMETHEUS_MULTIPROC_DIR) that /metrics
+# adds up. See docs/deployment.md.
 run-workers: setup
 	@test -n "$$REDIS_URL$$MESSAGE_QUEUE_URL$$(grep -E '^(REDIS|MESSAGE_QUEUE)_URL=.+' .env)" || { echo "set REDIS_URL or MESSAGE_QUEUE_URL (and DATABASE_URL) for several workers"; exit 1; }
-	SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(or $(WORKERS),4)
+	PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d -t votemap-metrics.XXXXXX) SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(or $(WORKERS),4)
 
 # WORKERS processes (default 2) on ports PORT+1... behind nginx on HOST:PORT,
 # with the site file deploy/nginx/votemap.conf; same settings as run-workers,
