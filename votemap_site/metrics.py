@@ -15,9 +15,9 @@ per running process (pid label), for states that must not be summed.
 The folder is shared by the processes of one host and must start empty for
 each run of the site (`make run-workers` and `make cluster` make a fresh one,
 the systemd unit uses /run, emptied at boot). A process that stops cleanly
-removes its live gauges (`mark_process_dead` at exit); one that was killed
-is found at the next scrape (`scrape`: its pid no longer runs) and removed
-then. Its counters and histograms stay: they are totals of work done.
+removes its live gauges (`process_stopping`, in the ASGI lifespan's
+shutdown); one that was killed is found at the next scrape (`scrape`: its
+pid no longer runs) and removed then. Its counters and histograms stay: they are totals of work done.
 Without the variable (one process), the default registry is used as it is.
 """
 
