@@ -2,7 +2,8 @@
 
     python scripts/cluster.py check
     python scripts/cluster.py run --workers 2 --host 127.0.0.1 --port 8000
-    python scripts/cluster.py run ... --tls-certificate cert.pem --tls-certificate-key key.pem --http-port 8080
+    python scripts/cluster.py run ... --tls-certificate cert.pem --tls-certificate-key key.pem \
+        --http-port 8080
     python scripts/cluster.py render --listen 80 --upstream 127.0.0.1:8001 --upstream 127.0.0.1:8002
     python scripts/cluster.py render --listen 443 --tls-certificate /etc/ssl/... --tls-certificate-key ... ...
 
@@ -287,7 +288,8 @@ def run(*, workers: int, host: str, port: int, tls: Tls | None = None) -> int:
     try:
         if tls is not None:
             tls = Tls(certificate=Path(tls.certificate).resolve(),
-                      certificate_key=Path(tls.certificate_key).resolve(), http_listen=address(tls.http_listen))
+                      certificate_key=Path(tls.certificate_key).resolve(),
+                      http_listen=address(tls.http_listen))
         conf = write_nginx_files(prefix, render_site(
             listen=address(port),
             upstreams=[f"127.0.0.1:{worker_port}" for worker_port in ports],

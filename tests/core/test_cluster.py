@@ -75,7 +75,8 @@ def certificate(tmp_path_factory) -> cluster.Tls:
     need(shutil.which("openssl") is not None, "openssl")
     folder = tmp_path_factory.mktemp("tls")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
                    check=True, capture_output=True, timeout=60)
     return cluster.Tls(certificate=folder / "cert.pem", certificate_key=folder / "key.pem")
@@ -255,8 +256,9 @@ async def _running_cluster(args: list[str], env: dict[str, str], log_path: Path,
                                   stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while not all(await asyncio.gather(*(asyncio.to_thread(_healthy, url, context if url.startswith(
-                "https") else None) for url in healthy))):
+        while not all(await asyncio.gather(*(
+                asyncio.to_thread(_healthy, url, context if url.startswith("https") else None)
+                for url in healthy))):
             assert supervisor.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, log_path.read_text()[-3000:]
             await asyncio.sleep(0.1)

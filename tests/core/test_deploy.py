@@ -150,7 +150,8 @@ def test_the_unit_passes_systemd_analyze(tmp_path) -> None:
     assert security.returncode == 0, security.stdout[-2000:]
     # ...and a broken line does show.
     path.write_text(path.read_text().replace("ProtectSystem=strict", "ProtectSystem=very"))
-    broken = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
+    broken = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True,
+                            timeout=60)
     assert "very" in broken.stdout + broken.stderr
 
 

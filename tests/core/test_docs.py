@@ -78,7 +78,7 @@ def test_deployment_excerpts_are_lines_of_their_file_in_order() -> None:
             wanted = line.strip()
             if not wanted or wanted.startswith("# ..."):
                 continue
-            assert any(have == wanted for have in lines), f"{path}: {wanted!r} is not in the file (in this order)"
+            assert any(have == wanted for have in lines), f"{path}: {wanted!r} is not in the file, in order"
 
 
 def test_deployment_names_only_files_that_exist() -> None:

@@ -209,7 +209,8 @@ class BaseNamespace(socketio.AsyncNamespace):
         result = "ok" if ack["ok"] else ack["error"]["code"]
         counter = self._event_metrics.get((name, result))
         if counter is None:
-            counter = self._event_metrics[(name, result)] = metrics.EVENTS.labels(self.namespace, name, result)
+            counter = metrics.EVENTS.labels(self.namespace, name, result)
+            self._event_metrics[(name, result)] = counter
         counter.inc()
         histogram = self._ack_metrics.get(name)
         if histogram is None:
