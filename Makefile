@@ -25,10 +25,14 @@ run-workers: setup
 # WORKERS processes (default 2) on ports PORT+1... behind nginx on HOST:PORT,
 # with the site file deploy/nginx/votemap.conf; same settings as run-workers,
 # plus nginx (apt-get install nginx). Ctrl-C stops everything it started.
+# TLS_CERT=cert.pem TLS_KEY=key.pem: https on PORT, and HTTP_PORT (default
+# 8080) redirecting to it.
+HTTP_PORT ?= 8080
 cluster: $(VENV)/.installed .env
 	@$(PY) scripts/cluster.py check
 	@$(MAKE) --no-print-directory setup
-	$(PY) scripts/cluster.py run --workers $(or $(WORKERS),2) --host $(HOST) --port $(PORT)
+	$(PY) scripts/cluster.py run --workers $(or $(WORKERS),2) --host $(HOST) --port $(PORT) \
+		$(if $(TLS_CERT),--tls-certificate $(TLS_CERT) --tls-certificate-key $(TLS_KEY) --http-port $(HTTP_PORT))
 
 # The whole suite (docs/testing.md); it includes the front end's node --test
 # files, which `make test-frontend` runs alone.
