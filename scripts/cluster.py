@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "votemap.conf"
 # uvicorn's graceful shutdown is 5 s (votemap_site/serve.py); past this, SIGKILL.
 STOP_SECONDS = 10.0
-# Several workers behind a balancer that is not sticky: WebSocket only (a
-# long-polling session must reach the worker that created it).
+# WebSocket only: a long-polling session must reach the worker that created
+# it, and nginx's affinity follows the session cookie, which a login renews
+# (docs/deployment.md, "Several processes").
 WORKER_SETTINGS = {"SOCKETIO_TRANSPORTS": "websocket"}
 
 
