@@ -192,6 +192,15 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Behind a TLS proxy with SECURE_SSL_REDIRECT on, a balancer's health check
+# still reaches a worker over plain HTTP on its own port.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Metrics ------------------------------------------------------------
+# /metrics answers logged-in staff, and `Authorization: Bearer <this>` (a
+# Prometheus scraper). Empty: no token is accepted, staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Realtime (Socket.IO) -----------------------------------------------
 # Empty list: only the site's own origin (Origin equal to the request's scheme
 # and Host, with the Host in ALLOWED_HOSTS). Requests without Origin (scripts,
@@ -266,11 +275,23 @@ PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5.0
 
 # --- Logging ------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# text: one readable line per record; json: one JSON object per line (for a
+# log collector), with the same fields under fixed names.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT takes text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "votemap_site": {"level": LOG_LEVEL},
