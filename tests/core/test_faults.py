@@ -292,7 +292,9 @@ async def voter(page: MapPage, until: float, log: list) -> None:
 async def test_queue_outage_keeps_acking_and_heals_by_itself(queue, kind, fresh_postgres_database, tmp_path,
                                                               request):
     need(queue != "redis" or shutil.which("redis-server") is not None, "redis-server")
-    env = {"DATABASE_URL": fresh_postgres_database, "PRESENCE_HEARTBEAT_SECONDS": "1",
+    # A long heartbeat: counts must come back because the breaker closed (the
+    # presence re-publish), not because the next heartbeat happened to run.
+    env = {"DATABASE_URL": fresh_postgres_database, "PRESENCE_HEARTBEAT_SECONDS": "30",
            "DASHBOARD_VOTE_RATE": "1000", "DASHBOARD_VOTE_BURST": "1000"}
     if queue == "redis":
         fault: OwnRedis | TcpProxy = OwnRedis(tmp_path)
@@ -460,3 +462,141 @@ async def _ok(call) -> bool:
         return bool((await call)["ok"])
     except Exception:
         return False
+
+
+# ----- SIGKILL of one worker behind nginx ---------------------------------------------
+class Voter(MapPage):
+    """A map page through the balancer that casts its votes and, when an ack does
+    not come (its worker died), sends them again with the same ids once it has
+    reconnected, as the page does."""
+
+    def __init__(self, url: str, votes: list[tuple[str, str]]) -> None:
+        super().__init__(url, reconnection=True)
+        self.votes = votes
+        self.acked: dict[str, int] = {}
+
+    async def run(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self.acked) < len(self.votes) and loop.time() < deadline:
+            if not self.client.connected or NS not in self.client.namespaces:
+                await asyncio.sleep(0.1)
+                continue
+            chunk = [v for v in self.votes if v[0] not in self.acked][:5]
+            results = await asyncio.gather(*[self.vote(code, vote_id, timeout=3) for vote_id, code in chunk],
+                                           return_exceptions=True)
+            for (vote_id, _), ack in zip(chunk, results, strict=True):
+                if isinstance(ack, dict) and ack.get("ok"):
+                    self.acked[vote_id] = ack["data"]["version"]
+            await asyncio.sleep(0.02)
+
+
+class ChatMember:
+    """A chat page: joins `room` on every (re)connect and records `members`."""
+
+    def __init__(self, url: str, room: str) -> None:
+        self.url, self.room = url, room
+        self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+        self.members: list[int] = []
+        self.client.on("connect", self._on_connect, namespace="/chat")
+        self.client.on("members", self._on_members, namespace="/chat")
+
+    async def _on_connect(self) -> None:
+        asyncio.ensure_future(self._join())
+
+    async def _join(self) -> None:
+        try:
+            ack = await self.client.call("join", {"room": self.room}, namespace="/chat", timeout=5)
+        except Exception:
+            return
+        if ack.get("ok"):
+            self.members.append(ack["data"]["members"])
+
+    async def _on_members(self, data: dict) -> None:
+        if data["room"] == self.room:
+            self.members.append(data["count"])
+
+    async def connect(self) -> None:
+        await self.client.connect(self.url, namespaces=["/chat"], transports=["websocket"], wait_timeout=10)
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.client.disconnect(), 5)
+        except Exception:
+            pass
+
+
+async def test_sigkill_of_one_worker_behind_nginx_loses_and_doubles_nothing(
+        message_queue, fresh_postgres_database, tmp_path):
+    from collections import Counter
+
+    from tests.core.test_cluster import _healthy, cluster
+
+    need(cluster.nginx_binary() is not None, "nginx (apt-get install nginx)")
+    ports = [free_port() for _ in range(2)]
+    env = {"DATABASE_URL": fresh_postgres_database, **message_queue, "PRESENCE_HEARTBEAT_SECONDS": "1",
+           "SOCKETIO_TRANSPORTS": "websocket", "DASHBOARD_VOTE_RATE": "1000", "DASHBOARD_VOTE_BURST": "1000",
+           "SOCKETIO_REDIS_CHANNEL": f"votemap-kill-{uuid.uuid4().hex[:8]}"}
+    workers = []
+    nginx = None
+    voters: list[Voter] = []
+    members: list[ChatMember] = []
+    try:
+        for n, port in enumerate(ports):
+            workers.append(await asyncio.to_thread(start_server_process, env=env, port=port,
+                                                   log_path=tmp_path / f"w{n}.log"))
+        listen = free_port()
+        conf = cluster.write_nginx_files(tmp_path / "nginx", cluster.render_site(
+            listen=f"127.0.0.1:{listen}", upstreams=[f"127.0.0.1:{port}" for port in ports],
+            static_root=Path(__file__).resolve().parents[2] / "staticfiles"))
+        nginx = subprocess.Popen(cluster.nginx_command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        site = f"http://127.0.0.1:{listen}"
+        await async_wait_until(lambda: asyncio.to_thread(_healthy, site), message="nginx up")
+
+        voters = [Voter(site, [(str(uuid.uuid4()), CODES[(i + n) % len(CODES)]) for i in range(150)])
+                  for n in range(6)]
+        members = [ChatMember(site, "cats") for _ in range(4)]
+        for page in [*voters, *members]:
+            await page.connect()
+        # least_conn spreads them: both workers have clients.
+        for worker in workers:
+            assert (await asyncio.to_thread(healthz, worker.url))["realtime"]["edge"]["connections"] > 0
+        await async_wait_until(lambda: all(p.members and p.members[-1] == 4 for p in members),
+                               message="members before the kill")
+
+        loop = asyncio.get_running_loop()
+        burst = [asyncio.ensure_future(v.run(loop.time() + 120)) for v in voters]
+        total = sum(len(v.votes) for v in voters)
+        await async_wait_until(lambda: sum(len(v.acked) for v in voters) >= total // 3, timeout=60,
+                               message="a third of the votes acked")
+        await asyncio.to_thread(workers[0].kill)  # SIGKILL, under load
+        assert sum(len(v.acked) for v in voters) < total
+        await asyncio.gather(*burst)
+        assert all(len(v.acked) == len(v.votes) for v in voters)
+        assert workers[1].proc.poll() is None
+
+        # Every acked vote is counted exactly once.
+        with psycopg.connect(fresh_postgres_database) as conn:
+            ids = [str(row[0]) for row in conn.execute("SELECT vote_id FROM dashboard_vote")]
+            counts = dict(conn.execute("SELECT code, votes FROM dashboard_province").fetchall())
+            version = conn.execute("SELECT version FROM dashboard_votingstate").fetchone()[0]
+        sent = {vote_id for v in voters for vote_id, _ in v.votes}
+        assert len(ids) == len(set(ids)) == total and set(ids) == sent
+        expected = Counter(code for v in voters for _, code in v.votes)
+        assert {code: counts[code] for code in expected} == dict(expected)
+
+        # Every page converges to the same version and counts, the database's.
+        await async_wait_until(lambda: all(v.version == version and v.counts == counts for v in voters),
+                               timeout=15, message="every page on the database's version and counts")
+        # No ghosts: the dead worker's viewers and members stop counting.
+        await async_wait_until(lambda: all(v.viewers and v.viewers[-1] == len(voters) for v in voters),
+                               timeout=15, message="viewers back to the real total")
+        await async_wait_until(lambda: all(p.members and p.members[-1] == len(members) for p in members),
+                               timeout=15, message="members back to the real total")
+    finally:
+        for page in [*voters, *members]:
+            await page.close()
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
+        for worker in workers:
+            await asyncio.to_thread(worker.stop)
