@@ -411,10 +411,11 @@ class FastAsyncManager(_FastEmitMixin, socketio.AsyncManager):
 # ----- the message queue under faults ------------------------------------------
 # python-socketio's publish retries once and then logs and drops the message,
 # with no timeout of its own (a black-holed Redis or RabbitMQ holds every emit
-# for the client library's timeouts, or for ever), and its listeners back off
-# up to 60 s between reconnects (Redis) or rely on aio-pika's robust connection,
-# whose ChannelInvalidStateError python-socketio turns into CancelledError,
-# which ends the listening task for good. `_publish` and `_listen` are
+# for the client library's timeouts, or for ever). Its Redis listener doubles
+# its wait between reconnects up to 60 s; its RabbitMQ listener relies on
+# aio-pika's robust connection (which did reconnect in tests/core/test_faults.py),
+# but turns aio-pika's ChannelInvalidStateError into CancelledError, which
+# would end the listening task for good. `_publish` and `_listen` are
 # AsyncPubSubManager's documented hooks for subclasses; the managers below
 # implement both again:
 # - a publish is one attempt within `queue_timeout` seconds, behind a circuit
