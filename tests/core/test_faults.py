@@ -310,6 +310,13 @@ async def test_queue_outage_keeps_acking_and_heals_by_itself(queue, kind, fresh_
     try:
         for n in range(2):
             servers.append(await asyncio.to_thread(start_server_process, env=env, log_path=tmp_path / f"w{n}.log"))
+        # The listeners run from start-up, before any client connects (python-socketio
+        # would start them at the first connection).
+        for server in servers:
+            await async_wait_until(
+                lambda url=server.url: asyncio.to_thread(
+                    lambda: healthz(url)["realtime"]["faults"]["message_queue"]["receiving"]),
+                message="the listener started at start-up")
         pages = [MapPage(server.url) for server in servers]
         for page in pages:
             await page.connect()
@@ -386,7 +393,12 @@ async def test_queue_outage_keeps_acking_and_heals_by_itself(queue, kind, fresh_
 
 
 # ----- PostgreSQL unavailable -------------------------------------------------------
-async def test_postgres_down_answers_errors_writes_nothing_and_resumes(tmp_path):
+@pytest.mark.parametrize("queue", ["none", "rabbitmq"])
+async def test_postgres_down_answers_errors_writes_nothing_and_resumes(queue, tmp_path, request):
+    # With RabbitMQ and no Redis the shared state (presence, the map's lock) is in
+    # the same PostgreSQL, so it goes down with it.
+    extra = {} if queue == "none" else {"MESSAGE_QUEUE_URL": request.getfixturevalue("rabbitmq_url"),
+                                        "SOCKETIO_REDIS_CHANNEL": f"votemap-pg-{uuid.uuid4().hex[:8]}"}
     pg = OwnPostgres()
     server = None
     clients: list[socketio.AsyncClient] = []
@@ -396,7 +408,7 @@ async def test_postgres_down_answers_errors_writes_nothing_and_resumes(tmp_path)
         with psycopg.connect(pg.url(), autocommit=True) as conn:
             conn.execute("CREATE DATABASE votemap")
         env = {"DATABASE_URL": pg.url("votemap"), "DASHBOARD_VOTE_RATE": "1000", "DASHBOARD_VOTE_BURST": "1000",
-               "CHAT_MESSAGE_RATE": "100", "CHAT_MESSAGE_BURST": "100"}
+               "CHAT_MESSAGE_RATE": "100", "CHAT_MESSAGE_BURST": "100", **extra}
         await asyncio.to_thread(migrate_database, env)
         server = await asyncio.to_thread(start_server_process, env=env, log_path=tmp_path / "server.log")
         page = MapPage(server.url)
@@ -423,7 +435,13 @@ async def test_postgres_down_answers_errors_writes_nothing_and_resumes(tmp_path)
             assert answer["ok"] is False, answer
             assert answer["error"]["code"] == "internal", answer
         assert server.proc.poll() is None
-        assert (await asyncio.to_thread(healthz, server.url))["status"] == "unavailable"
+        down = await asyncio.to_thread(healthz, server.url)
+        assert down["status"] == "unavailable"
+        if queue == "rabbitmq":  # presence and the map's lock fail fast behind their breaker
+            await async_wait_until(
+                lambda: asyncio.to_thread(
+                    lambda: healthz(server.url)["realtime"]["faults"]["shared_state"]["breaker"]["opened"] >= 1),
+                message="the shared-state breaker opened")
 
         await asyncio.to_thread(pg.start)
         # Service resumes by itself: the retries (same ids) go through, once.
@@ -445,6 +463,12 @@ async def test_postgres_down_answers_errors_writes_nothing_and_resumes(tmp_path)
         assert count == 2
         assert sorted(messages) == sorted([before_msg, retried_msg])
         assert server.proc.poll() is None
+        if queue == "rabbitmq":
+            await async_wait_until(
+                lambda: asyncio.to_thread(
+                    lambda: healthz(server.url)["realtime"]["faults"]["shared_state"]["breaker"]["state"]
+                    == "closed"), message="the shared-state breaker closed again")
+            await async_wait_until(lambda: page.viewers[-1] == 1, message="viewers from the shared state")
         await page.close()
     finally:
         for client in clients:

@@ -453,6 +453,7 @@ class _GuardedQueueMixin:
         self._listen_retry = LISTEN_RETRY_MIN_SECONDS
         self.listener_reconnects = 0
         self.listener_up = False
+        self._sleep = asyncio.sleep  # between reconnects; tests inject their own
 
     def _breaker_changed(self, breaker: CircuitBreaker, old: str, new: str) -> None:
         QUEUE_BREAKER_OPEN.labels(channel=self.channel).set(0 if new == "closed" else 1)
@@ -513,7 +514,7 @@ class _GuardedQueueMixin:
                         type(exc).__name__, exc)
         self.listener_up = False
         self.listener_reconnects += 1
-        await asyncio.sleep(self._listen_retry)
+        await self._sleep(self._listen_retry)
         self._listen_retry = min(LISTEN_RETRY_MAX_SECONDS, self._listen_retry * 2)
 
     def status(self) -> dict[str, object]:
@@ -693,16 +694,15 @@ class FastAsyncAioPikaManager(_GuardedQueueMixin, _FastPubSubMixin, socketio.Asy
                 continue
             try:
                 channel, exchange = await self._exchange_on(connection)
-                await channel.set_qos(prefetch_count=100)
                 queue = await channel.declare_queue(
                     queue_name, durable=False, arguments={"x-expires": LISTEN_QUEUE_EXPIRES_MS})
                 await queue.bind(exchange)
                 self._listener_connected()
-                async with queue.iterator() as messages:
+                # No acks: a fan-out message is only ever for this process, and
+                # one that is lost with it has nobody else to go to.
+                async with queue.iterator(no_ack=True) as messages:
                     async for message in messages:
-                        body = message.body
-                        await message.ack()
-                        yield body
+                        yield message.body
                 raise ConnectionError("the RabbitMQ consumer was cancelled")
             except asyncio.CancelledError:
                 raise
