@@ -185,7 +185,8 @@ async def test_a_commit_failing_half_way_stores_nothing_and_the_retry_counts_eac
     assert await sync_to_async(_stored)() == (count, counts, version, before[3])
 
 
-async def test_pending_votes_are_bounded_and_the_excess_is_rate_limited_with_retry_after(namespace, monkeypatch):
+async def test_pending_votes_are_bounded_and_the_excess_is_rate_limited_with_retry_after(
+        namespace, monkeypatch):
     # A database that stops answering: the first batch hangs in its commit.
     import threading
 

@@ -199,7 +199,8 @@ class RedisPresence(SharedPresence):
         except BreakerOpen:
             return self.local(key)
         except Exception as exc:
-            log.info("presence total fell back to the local count for %s (%s: %s)", key, type(exc).__name__, exc)
+            log.info("presence total fell back to the local count for %s (%s: %s)", key,
+                     type(exc).__name__, exc)
             return self.local(key)
         alive.add(self.worker_id)
         return sum(int(v) for worker, v in counts.items() if worker in alive and int(v) > 0)
@@ -286,6 +287,7 @@ class PostgresPresence(SharedPresence):
         except BreakerOpen:
             return self.local(key)
         except Exception as exc:
-            log.info("presence total fell back to the local count for %s (%s: %s)", key, type(exc).__name__, exc)
+            log.info("presence total fell back to the local count for %s (%s: %s)", key,
+                     type(exc).__name__, exc)
             return self.local(key)
         return self.local(key) + int(rows[0][0])

@@ -47,8 +47,8 @@ def build_presence(*, breaker: CircuitBreaker | None = None) -> Presence:
     timeout = settings.SOCKETIO_SHARED_TIMEOUT_SECONDS
     if backend == "redis":
         return RedisPresence(
-            settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS, prefix=settings.REDIS_KEY_PREFIX,
-            breaker=breaker, call_timeout=timeout,
+            settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS,
+            prefix=settings.REDIS_KEY_PREFIX, breaker=breaker, call_timeout=timeout,
         )
     if backend == "postgres":
         return PostgresPresence(postgres_conninfo(), heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS,

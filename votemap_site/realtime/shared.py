@@ -256,8 +256,8 @@ def build_order_lock(name: str, *, timeout: float, wait: float | None = None,
     call_timeout = settings.SOCKETIO_SHARED_TIMEOUT_SECONDS
     lock: OrderLock
     if backend == "redis":
-        lock = RedisOrderLock(settings.REDIS_URL, settings.REDIS_KEY_PREFIX + name, timeout=timeout, wait=wait,
-                              call_timeout=call_timeout)
+        lock = RedisOrderLock(settings.REDIS_URL, settings.REDIS_KEY_PREFIX + name, timeout=timeout,
+                              wait=wait, call_timeout=call_timeout)
     elif backend == "postgres":
         lock = PostgresOrderLock(postgres_conninfo(), settings.REDIS_KEY_PREFIX + name, timeout=wait)
     else:
