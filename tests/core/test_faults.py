@@ -581,7 +581,8 @@ async def test_sigkill_of_one_worker_behind_nginx_loses_and_doubles_nothing(
         conf = cluster.write_nginx_files(tmp_path / "nginx", cluster.render_site(
             listen=f"127.0.0.1:{listen}", upstreams=[f"127.0.0.1:{port}" for port in ports],
             static_root=Path(__file__).resolve().parents[2] / "staticfiles"))
-        nginx = subprocess.Popen(cluster.nginx_command(conf), stdout=subprocess.DEVNULL,
+        # In the foreground (as scripts/cluster.py runs it), so stopping it stops nginx.
+        nginx = subprocess.Popen(cluster.nginx_command(conf, "-g", "daemon off;"), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         site = f"http://127.0.0.1:{listen}"
         await async_wait_until(lambda: asyncio.to_thread(_healthy, site), message="nginx up")
@@ -631,6 +632,10 @@ async def test_sigkill_of_one_worker_behind_nginx_loses_and_doubles_nothing(
             await page.close()
         if nginx is not None:
             nginx.terminate()
-            nginx.wait(10)
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait(10)
         for worker in workers:
             await asyncio.to_thread(worker.stop)
