@@ -40,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from votemap_site import metrics
 
+from .breaker import CircuitBreaker
 from .dbaccess import db
 from .errors import (
     INTERNAL,
@@ -87,6 +88,8 @@ class BaseNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str, *, presence: Presence) -> None:
         super().__init__(namespace)
         self.presence = presence
+        # The process's shared-state breaker (server.py sets it; shared.py says why).
+        self.shared_breaker = CircuitBreaker(name="shared-state")
         self.presence_key = self.presence_key or namespace
         self._identities: dict[str, Identity] = {}
         # namespace sid -> Engine.IO connection id, the key of every limit
