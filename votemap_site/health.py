@@ -70,4 +70,8 @@ def realtime_status() -> dict[str, object] | None:
     return {
         "broadcast": server.broadcast_status(),
         "edge": {"connections": len(server.sio.edge.connections), "closed_by_edge": server.sio.edge.aborted},
+        # Circuit breakers in front of the message queue and the shared state
+        # (docs/deployment.md, "Faults"); an open one does not make /healthz fail:
+        # the process still serves its own clients.
+        "faults": server.faults_status(),
     }
