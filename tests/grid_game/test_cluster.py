@@ -154,13 +154,12 @@ async def join_eight(workers) -> list[Player]:
     return players
 
 
-async def move_and_see(mover: Player, watcher: Player) -> tuple[int, int]:
+async def move_and_see(mover: Player, watcher: Player) -> tuple[int, int, int]:
     x, _, _ = mover.players()[mover.id]
     ack = await mover.call("move", {"direction": "left" if x > 0 else "right", "seq": 1})
     assert ack["ok"], ack
-    seen = (ack["data"]["x"], ack["data"]["y"])
-    await until(lambda: watcher.players().get(mover.id, (None, None))[:2] == seen,
-                message=f"{watcher.name} sees {mover.name}'s move")
+    seen = (ack["data"]["x"], ack["data"]["y"], ack["data"]["score"])
+    await until(lambda: watcher.players().get(mover.id) == seen, message=f"{watcher.name} sees {mover.name}'s move")
     return seen
 
 
@@ -211,20 +210,22 @@ async def _takeover(cluster, *, stop: str, **settings: str) -> None:
             return saved is not None and {p.id: (p.x, p.y, p.score) for p in saved.state.players
                                           if p.id in survivor_ids} == expected
         await until(stored, message="a checkpoint with the survivors' positions")
-        last_ticks = {p.name: p.ticks[-1] if p.ticks else p.join_tick for p in survivors}
         owner.proc.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGTERM)
         owner.proc.wait(30)
-        # The survivors' own process takes the arena over: they stay connected and
-        # get states again, with their seats, positions and scores, and the
-        # stopped process's players leave the state.
+        # The survivors' own process takes the arena over ...
+        await until(lambda: store.owner() is not None and worker_of(workers, store.owner()) is survivors[0].worker,
+                    timeout=25, message="the survivors' process holds the arena")
+        # ... a move there is applied by the new owner (the old one has exited)
+        # and seen by the others, who stayed connected; everyone else keeps the
+        # seat, position and score of the checkpoint, and the stopped process's
+        # players leave the state.
+        mover = survivors[3]
+        seen = await move_and_see(mover, survivors[0])
+        expected[mover.id] = seen
         for player in survivors:
-            await until(lambda p=player: p.ticks and p.ticks[-1] > last_ticks[p.name]
-                        and set(p.players()) == survivor_ids,
-                        timeout=25, message=f"{player.name} gets states from the new owner")
             assert player.client.connected
-            assert player.players() == expected
-        assert worker_of(workers, store.owner()) is survivors[0].worker
-        await move_and_see(survivors[3], survivors[0])
+            await until(lambda p=player: p.players() == expected, timeout=25,
+                        message=f"{player.name} sees the survivors as they were, and only them")
         for player in survivors:
             player.assert_ticks_increase()
     finally:
@@ -245,3 +246,26 @@ def test_owner_process_id_names_the_pid() -> None:
     from grid_game.cluster import process_id
 
     assert int(process_id().split(":")[1]) == os.getpid()
+
+
+async def test_players_of_a_killed_process_leave_the_owners_arena(cluster) -> None:
+    # Sessions' seats are kept for the grace period on a disconnect: with a long
+    # one, only the owner's check of the silent process can end its players'
+    # connections, and anonymous seats go with their connection.
+    workers, store = cluster(GAME_SEAT_GRACE_SECONDS="600")
+    players = await join_eight(workers)
+    try:
+        owner = worker_of(workers, store.owner())
+        (other,) = [w for w in workers if w is not owner]
+        stay = [p for p in players if p.worker is owner]
+        other.kill()
+        stay_ids = {p.id for p in stay}
+        for player in stay:
+            await until(lambda p=player: set(p.players()) == stay_ids and p.last["players_online"] == 4,
+                        message=f"{player.name} no longer sees the killed process's players")
+        assert worker_of(workers, store.owner()) is owner
+        await move_and_see(stay[0], stay[1])
+        for player in stay:
+            player.assert_ticks_increase()
+    finally:
+        await close(players)
