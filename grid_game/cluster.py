@@ -324,6 +324,10 @@ class ArenaCluster:
         if installing is not None:
             await asyncio.shield(installing)
             return self.id
+        if slug not in self.owners and await self.load_arena(slug) is None:
+            # Checked before any lease is written: a client naming arenas that
+            # do not exist must not create leases for them.
+            raise RealtimeError(NOT_FOUND, f"no arena {slug[:64]!r}")
         try:
             owner = await self.leases.claim(lease_name(slug), owner=self.id, ttl=self.lease_seconds)
         except Exception:
@@ -424,6 +428,9 @@ class ArenaCluster:
         """Apply a forwarded join, move or leave as the arena's owner."""
         sid = str(message.get("sid"))
         member = Member.from_wire(message.get("member"))
+        installing = self._installing.get(member.slug)
+        if installing is not None:  # being loaded here: answer once it is
+            await asyncio.shield(installing)
         if member.slug not in self.owned:
             raise _Moved()
         local = sender == self.id

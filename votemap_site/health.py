@@ -67,7 +67,12 @@ def realtime_status() -> dict[str, object] | None:
         server = current()
     except RuntimeError:
         return None
-    return {
+    status: dict[str, object] = {
         "broadcast": server.broadcast_status(),
         "edge": {"connections": len(server.sio.edge.connections), "closed_by_edge": server.sio.edge.aborted},
     }
+    # Several processes: which game arenas this one holds (grid_game/cluster.py).
+    cluster = getattr(next((n for n in server.namespaces if n.namespace == "/grid-game"), None), "cluster", None)
+    if cluster is not None:
+        status["game"] = cluster.status()
+    return status

@@ -8,9 +8,11 @@ read from the same store to know when the positions to compare were stored.
 """
 
 import asyncio
+import json
 import os
 import signal
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -177,6 +179,11 @@ async def test_players_on_two_processes_share_one_arena(cluster) -> None:
     players = await join_eight(workers)
     try:
         owner = worker_of(workers, store.owner())
+        for worker in workers:  # /healthz says which process holds the arena
+            with urllib.request.urlopen(worker.url + "/healthz", timeout=5) as resp:
+                game = json.load(resp)["realtime"]["game"]
+            assert ("main" in game["arenas_owned"]) == (worker is owner), game
+            assert game["process"].split(":")[1] == str(worker.proc.pid)
         on_owner = [p for p in players if p.worker is owner]
         elsewhere = [p for p in players if p.worker is not owner]
         assert len(on_owner) == len(elsewhere) == 4

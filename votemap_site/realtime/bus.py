@@ -180,7 +180,11 @@ class AmqpTransport:
         import aio_pika
 
         self._connection = await aio_pika.connect_robust(self._url, timeout=5)
-        channel = await self._connection.channel()
+        # No publisher confirms: a message is written and the next one follows
+        # without waiting for the broker (order is kept on the one channel); a
+        # message lost with a broker failure is what request timeouts and the
+        # heartbeats already cover.
+        channel = await self._connection.channel(publisher_confirms=False)
         self._exchange = await channel.declare_exchange(
             self._exchange_name, aio_pika.ExchangeType.DIRECT, durable=False)
         queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
