@@ -7,16 +7,21 @@ Ownership. Each arena has a lease (votemap_site/realtime/lease.py,
 `game-arena:<slug>`, in Redis or, with RabbitMQ and no Redis, in PostgreSQL).
 The process that holds it is the arena's only authority: its engine
 (grid_game/engine.py) holds the arena and applies every move exactly as on one
-process (one synchronous rules call, the ack carries the true position), and
-its tick loop broadcasts `state` to the arena's room through the Socket.IO
-client manager, so the clients of every process get it. The lease lives
-GAME_LEASE_SECONDS and is renewed three times within it; the first process
-that gets a join for an arena nobody holds takes it.
+process (one synchronous rules call, the ack carries the true position). Its
+tick loop emits `state` to the arena's room locally and sends it on the bus
+to each process with players in its arenas, which emits it to its own members
+of the room (`emit`: on the same ordered path as the replies to that
+process's forwarded joins, so no client gets a state older than its join's
+snapshot after it; the Socket.IO manager's queue would race the replies and
+reach every process). The lease lives GAME_LEASE_SECONDS and is renewed three
+times within it; the first process that gets a join for an arena nobody holds
+takes it.
 
 Players elsewhere. A process whose client joins an arena that another process
 holds forwards the join, and later that client's moves, leave and disconnect,
 to the owner's inbox on the bus (votemap_site/realtime/bus.py) and answers the
-client with the owner's reply; it puts the client in the arena's room locally.
+client with the owner's reply; it puts the client in the arena's room locally. Its own
+arenas' moves never touch the bus: `move` calls the engine directly.
 Rate limits and the edge apply where the client is connected, before anything
 is forwarded. Every request carries the member's record (seat key, public id,
 name, anonymous, spectating), so an owner that does not know the connection

@@ -25,20 +25,26 @@ Admin changes (arena closed, resized, deleted) are read from the database by
 `poll_config`, which the namespace's watcher calls when the arenas' marker
 changed (votemap_site/realtime/watcher.py).
 
-Deployment: one process per arena
----------------------------------
+Deployment: one authority per arena
+-----------------------------------
 An arena's live state (players, positions, coins, tick) lives in the memory
-of ONE process. With several uvicorn workers each worker would run its own,
-independent copy of every arena, and players connected to different workers
-would not see each other. Deploy the game with all `/grid-game` connections
-on one worker: a single worker for the site, or GAME_SOCKETIO_PATH (the game
-gets a Socket.IO path of its own) with a proxy that sends that path to one
-dedicated worker (docs/deployment.md). States are
-emitted with `ignore_queue=True` (only to this worker's clients) for that
-reason. What must survive a restart is in the database: arenas and high
-scores. After a restart the players rejoin (their pages do it on reconnect)
-and start from new positions with score 0; `tick` continues from the wall
-clock so it still increases.
+of ONE process, its authority. With one process (no queue configured) that
+is simply this engine: it creates an arena on its first join, states go to
+this process's clients only (`ignore_queue=True`), and nothing else is
+involved. With several processes (REDIS_URL or MESSAGE_QUEUE_URL) the
+authority of an arena is the process that holds its lease, and
+grid_game/cluster.py stands around the engine: the engine then never loads an
+arena by itself (`create_runtimes=False`); `install` loads one the cluster has
+just taken, from its last `checkpoint`, players on other processes are
+attached (`attach`) and act through the same `join`, `move` and `leave`, and
+an arena the process lost is dropped (`unload`). The cluster raises each
+arena's `tick_ceiling` whenever it has stored a checkpoint reserving ticks up
+to it; the tick loop never broadcasts above the ceiling, so the next owner,
+starting above the reservation, keeps `tick` strictly increasing for every
+client. What must survive any restart is in the database: arenas and high
+scores; after a restart of a single process the players rejoin (their pages do
+it on reconnect) and start from new positions with score 0, and `tick`
+continues from the wall clock so it still increases.
 """
 
 import asyncio
