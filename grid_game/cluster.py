@@ -115,8 +115,9 @@ class Member:
     @classmethod
     def from_wire(cls, value: Any) -> Member:
         slug, seat_key, player_id, anonymous, name, spectate = value
-        return cls(slug=str(slug), seat_key=str(seat_key), player_id=str(player_id), anonymous=bool(anonymous),
-                   name=None if name is None else str(name), spectate=bool(spectate))
+        return cls(slug=str(slug), seat_key=str(seat_key), player_id=str(player_id),
+                   anonymous=bool(anonymous), name=None if name is None else str(name),
+                   spectate=bool(spectate))
 
 
 @dataclass(slots=True)
@@ -308,7 +309,8 @@ class ArenaCluster:
             if client is None:
                 await self.emit_local(event, data, to=to)
             else:
-                await self._send_quietly(client.process, {"op": "emit", "event": event, "data": data, "to": to})
+                await self._send_quietly(client.process,
+                                         {"op": "emit", "event": event, "data": data, "to": to})
             return
         await self.emit_local(event, data, room=room)
         for process in list(self._remote_per_process):
@@ -361,8 +363,13 @@ class ArenaCluster:
     async def _forward(self, member: Member, message: dict[str, Any]) -> dict[str, Any]:
         message = {**message, "member": member.wire()}
         for _ in range(2):
+            installing = self._installing.get(member.slug)
+            if installing is not None:  # this process is taking the arena over
+                await asyncio.shield(installing)
+            if member.slug in self.owned:  # the arena came here meanwhile
+                return await self._serve(self.id, message)
             owner = self.owners.get(member.slug) or await self._owner(member.slug)
-            if owner == self.id:  # the arena came here meanwhile
+            if owner == self.id:
                 return await self._serve(self.id, message)
             try:
                 reply = await self._request(owner, message)
@@ -405,7 +412,8 @@ class ArenaCluster:
                 reply = {"ok": False, "error": err.to_ack()["error"]}
             except Exception:
                 log.exception("grid game: serving a forwarded %s failed", op)
-                reply = {"ok": False, "error": {"code": INTERNAL, "message": "internal error; it has been logged"}}
+                reply = {"ok": False,
+                         "error": {"code": INTERNAL, "message": "internal error; it has been logged"}}
             await self.bus.reply(message, reply)
         elif op == "emit":
             event, data = message.get("event"), message.get("data")
@@ -519,6 +527,7 @@ class ArenaCluster:
         """Load an arena whose lease this process has just taken, from its checkpoint."""
         future = asyncio.get_running_loop().create_future()
         self._installing[slug] = future
+        self.owners.pop(slug, None)  # whoever it was, it is not the owner any more
         try:
             info = await self.load_arena(slug)
             if info is None:
@@ -594,7 +603,8 @@ class ArenaCluster:
                     continue  # its own process re-attaches it to the new owner
                 seat = arena.seats.get(membership.seat_key) if membership.seat_key else None
                 player_id = seat.player_id if seat is not None else ""
-                name = arena.state.player(player_id).name if seat and arena.state.has_player(player_id) else None
+                playing = seat is not None and arena.state.has_player(player_id)
+                name = arena.state.player(player_id).name if playing else None
                 self.forwarded[sid] = Member(
                     slug=slug, seat_key=membership.seat_key or "", player_id=player_id,
                     anonymous=seat.anonymous if seat else False, name=name, spectate=seat is None)
@@ -672,7 +682,8 @@ class ArenaCluster:
             arena = self.engine.arenas.get(slug)
             if arena is None:
                 continue
-            low = arena.tick_ceiling is None or arena.tick_ceiling - arena.following_tick() < self.reserve_ticks // 2
+            ceiling = arena.tick_ceiling
+            low = ceiling is None or ceiling - arena.following_tick() < self.reserve_ticks // 2
             if self._saved.get(slug) is arena.state and not low:
                 continue
             try:

@@ -596,7 +596,9 @@ class Engine:
                 self._ensure_loop(arena)
 
     # ----- a cluster's arenas (grid_game/cluster.py) ------------------------
-    def install(self, info: ArenaInfo, *, checkpoint: Checkpoint | None, anonymous_grace: float) -> ArenaRuntime:
+    def install(
+        self, info: ArenaInfo, *, checkpoint: Checkpoint | None, anonymous_grace: float,
+    ) -> ArenaRuntime:
         """Load an arena this process now holds the lease of, from its last checkpoint.
 
         The board, players, positions and scores come back when the checkpoint
@@ -646,7 +648,8 @@ class Engine:
             return member.slug == slug
         if not spectate:
             try:
-                self._seat(arena, sid=sid, seat_key=seat_key, player_id=player_id, name=name, anonymous=anonymous)
+                self._seat(arena, sid=sid, seat_key=seat_key, player_id=player_id, name=name,
+                           anonymous=anonymous)
             except RealtimeError:
                 spectate = True
         if spectate:
@@ -658,7 +661,7 @@ class Engine:
         return True
 
     async def detach(self, *, sid: str) -> None:
-        """The connection leaves its arena as if it had disconnected (its seat is kept for the grace period)."""
+        """The connection leaves its arena as on a disconnect (its seat is kept for the grace period)."""
         await self._leave_socket(sid, explicit=False)
 
     def members_of(self, slug: str) -> list[tuple[str, Membership]]:

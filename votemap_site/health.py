@@ -72,7 +72,8 @@ def realtime_status() -> dict[str, object] | None:
         "edge": {"connections": len(server.sio.edge.connections), "closed_by_edge": server.sio.edge.aborted},
     }
     # Several processes: which game arenas this one holds (grid_game/cluster.py).
-    cluster = getattr(next((n for n in server.namespaces if n.namespace == "/grid-game"), None), "cluster", None)
+    game = next((n for n in server.namespaces if n.namespace == "/grid-game"), None)
+    cluster = getattr(game, "cluster", None)
     if cluster is not None:
         status["game"] = cluster.status()
     return status

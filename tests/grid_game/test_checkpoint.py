@@ -21,7 +21,8 @@ def test_checkpoint_module_is_pure():
     tree = ast.parse(open(checkpoints.__file__).read())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
-    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
     assert not imported & {"django", "socketio", "time", "random", "asyncio", "redis", "psycopg"}, imported
 
 
@@ -38,8 +39,8 @@ def games(draw, max_players: int = 40):
         if not state.players:
             break
         player = state.players[draw(st.integers(0, len(state.players) - 1))]
-        state = rules.move(state, player_id=player.id, direction=draw(st.sampled_from(list(rules.DIRECTIONS))),
-                           rng=rng)
+        direction = draw(st.sampled_from(list(rules.DIRECTIONS)))
+        state = rules.move(state, player_id=player.id, direction=direction, rng=rng)
     return state
 
 
@@ -79,7 +80,8 @@ def test_arbitrary_bytes_are_refused_cleanly(blob):
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 2**60) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=8), inner, max_size=8),
+                    lambda inner: st.lists(inner, max_size=8)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=8),
                     max_leaves=40)
 
 
@@ -105,8 +107,8 @@ def test_damaged_checkpoints_are_refused_or_valid(state, data):
 
 def test_a_checkpoint_over_the_bound_is_refused():
     state = rules.GameState(width=10, height=10, coin_count=0,
-                            players=tuple(rules.Player(id="x" * 60 + str(i), symbol=str(i), name="n", x=0, y=0)
-                                          for i in range(3000)))
+                            players=tuple(rules.Player(id="x" * 60 + str(i), symbol=str(i), name="n",
+                                                       x=0, y=0) for i in range(3000)))
     with pytest.raises(CheckpointError):
         checkpoints.encode(Checkpoint(arena="main", owner="o", tick_reserved=1, state=state))
     with pytest.raises(CheckpointError):

@@ -161,7 +161,8 @@ async def move_and_see(mover: Player, watcher: Player) -> tuple[int, int, int]:
     ack = await mover.call("move", {"direction": "left" if x > 0 else "right", "seq": 1})
     assert ack["ok"], ack
     seen = (ack["data"]["x"], ack["data"]["y"], ack["data"]["score"])
-    await until(lambda: watcher.players().get(mover.id) == seen, message=f"{watcher.name} sees {mover.name}'s move")
+    await until(lambda: watcher.players().get(mover.id) == seen,
+                message=f"{watcher.name} sees {mover.name}'s move")
     return seen
 
 
@@ -220,7 +221,8 @@ async def _takeover(cluster, *, stop: str, **settings: str) -> None:
         owner.proc.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGTERM)
         owner.proc.wait(30)
         # The survivors' own process takes the arena over ...
-        await until(lambda: store.owner() is not None and worker_of(workers, store.owner()) is survivors[0].worker,
+        await until(lambda: store.owner() is not None
+                    and worker_of(workers, store.owner()) is survivors[0].worker,
                     timeout=25, message="the survivors' process holds the arena")
         # ... a move there is applied by the new owner (the old one has exited)
         # and seen by the others, who stayed connected; everyone else keeps the

@@ -354,7 +354,8 @@ async def test_install_restores_the_board_and_starts_above_the_reservation():
     # Nothing is broadcast until the cluster stored a checkpoint and set the ceiling.
     assert arena.tick_ceiling == arena.tick
     # The session's player comes back through another connection: same player.
-    data = await engine.join(sid="new0", seat_key="k0", player_id="p0", slug="main", name=None, spectate=False)
+    data = await engine.join(sid="new0", seat_key="k0", player_id="p0", slug="main", name=None,
+                             spectate=False)
     assert data["you"] == state.player("p0").as_dict()
     assert data["state"]["tick"] > far
     # An anonymous seat nobody comes back to goes after `anonymous_grace`; a

@@ -213,7 +213,8 @@ def build_bus(process_id: str) -> Bus | None:
     """The site's bus (RabbitMQ when MESSAGE_QUEUE_URL is set, else Redis), or None with one process."""
     transport: Transport
     if settings.MESSAGE_QUEUE_URL:
-        transport = AmqpTransport(settings.MESSAGE_QUEUE_URL, exchange=settings.SOCKETIO_REDIS_CHANNEL + "-bus")
+        transport = AmqpTransport(settings.MESSAGE_QUEUE_URL,
+                                  exchange=settings.SOCKETIO_REDIS_CHANNEL + "-bus")
     elif settings.REDIS_URL:
         transport = RedisTransport(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
     else:

@@ -178,7 +178,8 @@ class PostgresLeaseStore:
 
     async def claim(self, name: str, *, owner: str, ttl: float) -> str | None:
         rows = await self._db.execute(
-            "INSERT INTO realtime_lease (name, owner, expires_at) VALUES (%s, %s, now() + make_interval(secs => %s))"
+            "INSERT INTO realtime_lease (name, owner, expires_at)"
+            " VALUES (%s, %s, now() + make_interval(secs => %s))"
             " ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at"
             " WHERE realtime_lease.expires_at < now() OR realtime_lease.owner = EXCLUDED.owner"
             " RETURNING owner",
@@ -211,12 +212,14 @@ class PostgresLeaseStore:
 
     async def owner(self, name: str) -> str | None:
         rows = await self._db.execute(
-            "SELECT owner FROM realtime_lease WHERE name = %s AND expires_at >= now() AND owner <> ''", [name])
+            "SELECT owner FROM realtime_lease WHERE name = %s AND expires_at >= now() AND owner <> ''",
+            [name])
         return str(rows[0][0]) if rows else None
 
     async def save(self, name: str, data: bytes, *, owner: str) -> bool:
         rows = await self._db.execute(
-            "UPDATE realtime_lease SET data = %s, saved_at = now() WHERE name = %s AND owner = %s RETURNING 1",
+            "UPDATE realtime_lease SET data = %s, saved_at = now()"
+            " WHERE name = %s AND owner = %s RETURNING 1",
             [data, name, owner],
         )
         return bool(rows)
