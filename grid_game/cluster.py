@@ -444,7 +444,8 @@ class ArenaCluster:
         installing = self._installing.get(member.slug)
         if installing is not None:  # being loaded here: answer once it is
             await asyncio.shield(installing)
-        if member.slug not in self.owned:
+        if member.slug not in self.owned or self._stopping:
+            # Stopping: a move applied after the last checkpoint would be lost.
             raise _Moved()
         local = sender == self.id
         op = message["op"]
@@ -632,13 +633,9 @@ class ArenaCluster:
         if not self._bus_started:
             await self._start_bus()
         now = self.clock()
-        await self._renew(now)
-        if now >= self._checkpoint_due:
-            self._checkpoint_due = now + self.checkpoint_seconds
-            await self._checkpoints()
+        # Heartbeats first: a slow lease store must not make the owners of
+        # other arenas take this process for dead.
         await self._heartbeat()
-        for slug in sorted({member.slug for member in self.forwarded.values()} - self.owned):
-            await self._check_owner(slug)
         # Other processes' connections in our arenas: a silent process's go.
         silent = {process for process, seen in self.peers.items() if now - seen > self.peer_timeout}
         for sid, client in list(self.remote.items()):
@@ -649,6 +646,12 @@ class ArenaCluster:
         for sid, at in list(self._gone.items()):
             if now - at > GONE_KEEP_SECONDS:
                 del self._gone[sid]
+        await self._renew(now)
+        if now >= self._checkpoint_due:
+            self._checkpoint_due = now + self.checkpoint_seconds
+            await self._checkpoints()
+        for slug in sorted({member.slug for member in self.forwarded.values()} - self.owned):
+            await self._check_owner(slug)
         ARENAS_OWNED.set(len(self.owned))
 
     async def _renew(self, now: float) -> None:
