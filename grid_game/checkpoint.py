@@ -11,7 +11,7 @@ say. Never session keys or socket ids: a seat is matched again by its public
 player id (an HMAC of the session).
 
 `encode` refuses anything over MAX_BYTES (the rules bound an arena to 630
-players with names of 16 characters, about 90 KB); `decode` accepts only
+players with names of 16 characters, under 128 KiB); `decode` accepts only
 what `encode` can produce and raises `CheckpointError` for anything else, so
 a damaged or foreign blob starts a fresh board instead of a broken one.
 """
@@ -39,6 +39,9 @@ class Checkpoint:
     owner: str
     tick_reserved: int
     state: GameState
+    # The arena's database id: an arena deleted and made again with the same
+    # slug starts with a fresh board (its tick still continues above this one).
+    arena_id: int = 0
     # Public ids of the players whose seat belongs to a connection without a session.
     anonymous: frozenset[str] = frozenset()
     # Written by an owner that stopped on purpose (no takeover after a crash).
@@ -50,6 +53,7 @@ def encode(checkpoint: Checkpoint) -> bytes:
     body = {
         "v": VERSION,
         "arena": checkpoint.arena,
+        "id": checkpoint.arena_id,
         "owner": checkpoint.owner,
         "tick": checkpoint.tick_reserved,
         "released": checkpoint.released,
@@ -106,7 +110,7 @@ def decode(data: bytes) -> Checkpoint:
             arena=_str(body["arena"], 64), owner=_str(body["owner"], 200), tick_reserved=_int(body["tick"]),
             state=GameState(width=width, height=height, coin_count=coin_count, players=tuple(players),
                             coins=coins),
-            anonymous=frozenset(anonymous), released=released,
+            anonymous=frozenset(anonymous), released=released, arena_id=_int(body["id"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CheckpointError):

@@ -13,7 +13,7 @@ to each process with players in its arenas, which emits it to its own members
 of the room (`emit`: on the same ordered path as the replies to that
 process's forwarded joins, so no client gets a state older than its join's
 snapshot after it; the Socket.IO manager's queue would race the replies and
-reach every process). The lease lives GAME_LEASE_SECONDS and is renewed three
+reach every process, with or without players). The lease lives GAME_LEASE_SECONDS and is renewed three
 times within it; the first process that gets a join for an arena nobody holds
 takes it.
 
@@ -303,7 +303,7 @@ class ArenaCluster:
         The bus, not the client manager's queue: a state then travels on the
         same ordered path as the replies to that process's forwarded joins, so
         a client never gets a state older than its join's snapshot after it,
-        and only the processes with players of the arena receive its states."""
+        and only the processes with connections here receive states at all."""
         if to is not None:
             client = self.remote.get(to)
             if client is None:

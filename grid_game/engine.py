@@ -602,7 +602,7 @@ class Engine:
         """Load an arena this process now holds the lease of, from its last checkpoint.
 
         The board, players, positions and scores come back when the checkpoint
-        fits the arena (same size and coins); every restored seat starts as
+        fits the arena (the same arena, size and coins); every restored seat starts as
         disconnected, so it is kept for the grace period for its player to come
         back (anonymous seats only for `anonymous_grace`: nothing can resume
         them but the connection itself). `tick` starts above the checkpoint's
@@ -612,7 +612,9 @@ class Engine:
         if checkpoint is not None:
             arena.tick = max(arena.tick, checkpoint.tick_reserved + 1)
             saved = checkpoint.state
-            if (saved.width, saved.height, saved.coin_count) == (info.width, info.height, info.coins):
+            board = (saved.width, saved.height, saved.coin_count)
+            same_board = board == (info.width, info.height, info.coins)
+            if same_board and checkpoint.arena_id == info.id:
                 arena.state = saved
                 now = self.clock()
                 for player in saved.players:
@@ -631,7 +633,7 @@ class Engine:
         arena = self.arenas[slug]
         anonymous = frozenset(seat.player_id for seat in arena.seats.values() if seat.anonymous)
         return Checkpoint(arena=slug, owner=owner, tick_reserved=tick_reserved, state=arena.state,
-                          anonymous=anonymous, released=released)
+                          anonymous=anonymous, released=released, arena_id=arena.info.id)
 
     async def attach(
         self, *, sid: str, seat_key: str, player_id: str, slug: str, name: str | None, spectate: bool,

@@ -49,7 +49,7 @@ def games(draw, max_players: int = 40):
 def test_encode_decode_round_trip(state, tick, released, data):
     anonymous = frozenset(p.id for p in state.players if data.draw(st.booleans()))
     saved = Checkpoint(arena="main", owner="host:12:abcd", tick_reserved=tick, state=state,
-                       anonymous=anonymous, released=released)
+                       anonymous=anonymous, released=released, arena_id=data.draw(st.integers(0, 2**31)))
     blob = checkpoints.encode(saved)
     assert len(blob) <= checkpoints.MAX_BYTES
     assert checkpoints.decode(blob) == saved

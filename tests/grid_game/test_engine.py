@@ -338,7 +338,7 @@ def _saved(fakes, *, tick_reserved):
         engine._seat(arena, sid=f"old{i}", seat_key=f"k{i}", player_id=f"p{i}", name=name, anonymous=i == 1)
     state = arena.state
     return state, checkpoints.Checkpoint(arena="main", owner="other", tick_reserved=tick_reserved,
-                                         state=state, anonymous=frozenset({"p1"}))
+                                         state=state, anonymous=frozenset({"p1"}), arena_id=fakes.info.id)
 
 
 async def test_install_restores_the_board_and_starts_above_the_reservation():
@@ -388,3 +388,17 @@ async def test_an_engine_of_a_cluster_never_loads_an_arena_by_itself():
         await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
     assert refused.value.code == "internal" and refused.value.retry_after
     assert engine.arenas == {}
+
+
+async def test_a_checkpoint_of_another_arena_with_the_same_slug_gives_a_fresh_board():
+    import dataclasses
+    import time
+
+    fakes = Fakes()
+    far = int(time.time() * 50) + 10_000
+    _, saved = _saved(fakes, tick_reserved=far)
+    engine = fakes.engine(create_runtimes=False)
+    arena = engine.install(fakes.info, checkpoint=dataclasses.replace(saved, arena_id=99), anonymous_grace=2)
+    assert arena.state.players == () and arena.seats == {}
+    assert arena.tick > far
+    await engine.stop()
