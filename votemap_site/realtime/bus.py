@@ -14,6 +14,10 @@ to one inbox arrive in the order they were sent. `request` adds an id and
 waits for the `reply` that names it, with a timeout: the receiver answers with
 `reply(message, answer)`.
 
+Messages are trusted like the Socket.IO fan-out is: whoever can publish on
+the site's Redis or RabbitMQ can already reach every client. A receiver still
+checks the shape of what it reads (a malformed message is logged and dropped).
+
 - Redis (REDIS_URL): pub/sub channels `<prefix>bus:<process id>` and
   `<prefix>bus:all`; redis-py re-subscribes after a reconnect.
 - RabbitMQ (MESSAGE_QUEUE_URL): a direct exchange `<SOCKETIO_REDIS_CHANNEL>-bus`;
