@@ -195,6 +195,15 @@ async def test_players_on_two_processes_share_one_arena(cluster) -> None:
         await move_and_see(elsewhere[2], elsewhere[3])
         for player in players:
             player.assert_ticks_increase()
+        # The arena list counts the players of both processes once each.
+        for player in (on_owner[0], elsewhere[0]):
+            ack = await player.call("list_arenas", {})
+            (main,) = [a for a in ack["data"]["arenas"] if a["slug"] == "main"]
+            assert main["players_online"] == 8, main
+        # Rate limits apply where the client is connected, before anything is forwarded.
+        acks = await asyncio.gather(*(elsewhere[0].call("move", {"direction": "up", "seq": 100 + i})
+                                      for i in range(40)))
+        assert {a["error"]["code"] for a in acks if not a["ok"]} == {"rate_limited"}
     finally:
         await close(players)
 
