@@ -203,7 +203,9 @@ class AmqpTransport:
     async def publish(self, to: str, body: bytes) -> None:
         import aio_pika
 
-        await self._exchange.publish(aio_pika.Message(body), routing_key=to)
+        # Not mandatory: a message for a process that is gone is dropped by the
+        # broker, not returned (and logged as unhandled) to us.
+        await self._exchange.publish(aio_pika.Message(body), routing_key=to, mandatory=False)
 
     async def stop(self) -> None:
         if self._connection is not None:
