@@ -85,6 +85,7 @@ RESERVE_SECONDS = 10.0
 # heartbeat or request that was already on its way.
 GONE_KEEP_SECONDS = 30.0
 MAX_GONE = 10_000
+SEND_WARNING_SECONDS = 10.0
 
 Emit = Callable[..., Awaitable[None]]
 
@@ -175,6 +176,7 @@ class ArenaCluster:
         self._bus_started = False
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._send_warned = float("-inf")
         self._ticker = Ticker(name="grid-game-cluster", callback=self._beat, always=True,
                               interval=min(lease_seconds, peer_timeout, checkpoint_seconds * 3) / 3,
                               error_log_interval=10.0)
@@ -320,7 +322,12 @@ class ArenaCluster:
         try:
             await self.bus.send(to, message)
         except Exception:
-            log.warning("grid game: could not send %s to %s", message.get("op"), to, exc_info=True)
+            # At most one line per SEND_WARNING_SECONDS: states fail 20 times a
+            # second per arena while the queue is down.
+            now = self.clock()
+            if now - self._send_warned >= SEND_WARNING_SECONDS:
+                self._send_warned = now
+                log.warning("grid game: could not send %s to %s", message.get("op"), to, exc_info=True)
 
     # ----- forwarding ----------------------------------------------------
     async def _owner(self, slug: str) -> str:
@@ -414,7 +421,10 @@ class ArenaCluster:
                 log.exception("grid game: serving a forwarded %s failed", op)
                 reply = {"ok": False,
                          "error": {"code": INTERNAL, "message": "internal error; it has been logged"}}
-            await self.bus.reply(message, reply)
+            try:
+                await self.bus.reply(message, reply)
+            except Exception:  # the requester times out and answers its client
+                log.warning("grid game: could not answer a forwarded %s", op)
         elif op == "emit":
             event, data = message.get("event"), message.get("data")
             room, to = message.get("room"), message.get("to")

@@ -31,6 +31,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -40,10 +41,18 @@ log = logging.getLogger("votemap_site.realtime")
 
 ALL = "all"
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# A send gives up after this long, and after a failure sends fail at once for
+# RETRY_SECONDS: a queue that hangs must not hold a game's tick loop.
+SEND_TIMEOUT_SECONDS = 2.0
+RETRY_SECONDS = 1.0
 
 
 class BusTimeout(Exception):
-    """No reply within the request's timeout (the receiver is gone or slow)."""
+    """No reply within the request's timeout (the receiver is gone or slow, or the queue is down)."""
+
+
+class BusUnavailable(ConnectionError):
+    """The queue refused or timed out a send a moment ago."""
 
 
 class Transport(Protocol):
@@ -62,6 +71,7 @@ class Bus:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._down_until = 0.0
 
     async def start(self, handler: Handler) -> None:
         self._handler = handler
@@ -78,8 +88,14 @@ class Bus:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def send(self, to: str, message: dict[str, Any]) -> None:
+        if time.monotonic() < self._down_until:
+            raise BusUnavailable("the message queue failed a moment ago")
         body = json.dumps({**message, "from": self.process_id}, separators=(",", ":")).encode()
-        await self._transport.publish(to, body)
+        try:
+            await asyncio.wait_for(self._transport.publish(to, body), SEND_TIMEOUT_SECONDS)
+        except Exception as exc:
+            self._down_until = time.monotonic() + RETRY_SECONDS
+            raise BusUnavailable(f"could not send to {to}: {type(exc).__name__}") from exc
 
     async def request(self, to: str, message: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         request_id = next(self._ids)
@@ -88,7 +104,7 @@ class Bus:
         try:
             await self.send(to, {**message, "id": request_id})
             return await asyncio.wait_for(future, timeout)
-        except TimeoutError as exc:
+        except (TimeoutError, BusUnavailable) as exc:
             raise BusTimeout(f"no reply from {to} within {timeout}s") from exc
         finally:
             self._pending.pop(request_id, None)
