@@ -16,18 +16,23 @@ run: setup
 
 # Several worker processes: needs DATABASE_URL (PostgreSQL) and REDIS_URL or
 # MESSAGE_QUEUE_URL set (environment or .env); browsers use WebSocket only.
-# See docs/deployment.md.
+# Their metrics go to a fresh folder (PROMETHEUS_MULTIPROC_DIR) that /metrics
+# adds up. See docs/deployment.md.
 run-workers: setup
 	@test -n "$$REDIS_URL$$MESSAGE_QUEUE_URL$$(grep -E '^(REDIS|MESSAGE_QUEUE)_URL=.+' .env)" || { echo "set REDIS_URL or MESSAGE_QUEUE_URL (and DATABASE_URL) for several workers"; exit 1; }
-	SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(or $(WORKERS),4)
+	PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d -t votemap-metrics.XXXXXX) SOCKETIO_TRANSPORTS=websocket $(PY) -m votemap_site.serve --host $(HOST) --port $(PORT) --workers $(or $(WORKERS),4)
 
 # WORKERS processes (default 2) on ports PORT+1... behind nginx on HOST:PORT,
 # with the site file deploy/nginx/votemap.conf; same settings as run-workers,
 # plus nginx (apt-get install nginx). Ctrl-C stops everything it started.
+# TLS_CERT=cert.pem TLS_KEY=key.pem: https on PORT, and HTTP_PORT (default
+# 8080) redirecting to it.
+HTTP_PORT ?= 8080
 cluster: $(VENV)/.installed .env
 	@$(PY) scripts/cluster.py check
 	@$(MAKE) --no-print-directory setup
-	$(PY) scripts/cluster.py run --workers $(or $(WORKERS),2) --host $(HOST) --port $(PORT)
+	$(PY) scripts/cluster.py run --workers $(or $(WORKERS),2) --host $(HOST) --port $(PORT) \
+		$(if $(TLS_CERT),--tls-certificate $(TLS_CERT) --tls-certificate-key $(TLS_KEY) --http-port $(HTTP_PORT))
 
 # The whole suite (docs/testing.md); it includes the front end's node --test
 # files, which `make test-frontend` runs alone.

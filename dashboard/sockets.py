@@ -45,6 +45,17 @@ Admin changes and resets
     one mechanism serves one worker and many, and a restart continues the
     sequence instead of starting again from a guess.
 
+Faults (docs/deployment.md, "Faults")
+    Votes waiting for their commit are bounded (DASHBOARD_MAX_PENDING_VOTES):
+    beyond it `vote` answers `rate_limited` with `retry_after`, nothing is
+    queued, and the page retries with the same `vote_id`. The commit-order lock
+    is behind the shared-state breaker (shared.py) and the delta's publish
+    behind the message queue's (broadcast.py), each with a short timeout:
+    while Redis or RabbitMQ does not answer, batches commit without the lock
+    and deltas reach this worker's clients only, so acks are not held by the
+    outage; clients of other workers see a jump in `version` once the queue
+    is back and repair it with a snapshot.
+
 Viewers
     On the same tick, after the check, the viewer total over all workers
     (`presence.total`) is read and sent as `viewers` to this worker's clients
@@ -54,15 +65,17 @@ Viewers
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
 
+from votemap_site.metrics import COMMIT_BATCH_SIZE
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.dbaccess import db
-from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RealtimeError
+from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RATE_LIMITED, RealtimeError
 from votemap_site.realtime.identity import Identity
 from votemap_site.realtime.permissions import staff_permission_check
 from votemap_site.realtime.presence import Presence
@@ -81,9 +94,14 @@ log = logging.getLogger("dashboard")
 MAX_BATCH = 5000
 COMMIT_LOCK_SUFFIX = "map:commit"  # after settings.REDIS_KEY_PREFIX
 # Held for one commit and one publish (milliseconds). A worker killed while holding
-# it delays the others by at most this long; past it, batches go on without it
-# (only the order in which clients receive deltas is at stake, never the data).
+# it delays the others by at most this long (its expiry in Redis).
 COMMIT_LOCK_TIMEOUT = 2.0
+# How long a batch waits for a live holder; past it, it goes on without the lock
+# (only the order in which clients receive deltas is at stake, never the data).
+# Above one publish's timeout (SOCKETIO_QUEUE_TIMEOUT_SECONDS), so a holder
+# whose publish is failing is waited for, and short enough that a vote is
+# acked within about a second whatever the holder does.
+COMMIT_LOCK_WAIT = 0.75
 # What the admin's "Reset ALL votes" action requires (dashboard/admin.py,
 # VotingStateAdmin.reset_all: permissions=["change"] on VotingState).
 RESET_PERMISSION = "dashboard.change_votingstate"
@@ -104,6 +122,7 @@ class MapDashboardNamespace(BaseNamespace):
             "vote": RateLimit(per_second=settings.DASHBOARD_VOTE_RATE, burst=settings.DASHBOARD_VOTE_BURST),
         }
         self.tick = max(0.005, settings.DASHBOARD_TICK_MS / 1000.0)
+        self.max_pending = max(1, settings.DASHBOARD_MAX_PENDING_VOTES)
         self._pending: list[tuple[VoteRequest, asyncio.Future[VoteOutcome]]] = []
         self._flusher: Ticker | None = None
         self._local_lock: asyncio.Lock | None = None
@@ -123,7 +142,8 @@ class MapDashboardNamespace(BaseNamespace):
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
         self._local_lock = asyncio.Lock()
-        self._order_lock = build_order_lock(COMMIT_LOCK_SUFFIX, timeout=COMMIT_LOCK_TIMEOUT)
+        self._order_lock = build_order_lock(COMMIT_LOCK_SUFFIX, timeout=COMMIT_LOCK_TIMEOUT,
+                                            wait=COMMIT_LOCK_WAIT, breaker=self.shared_breaker)
         self._flusher = Ticker(name="map-votes", interval=self.tick, callback=self._flush)
         self._flusher.start()
         self._watcher.start()
@@ -155,6 +175,13 @@ class MapDashboardNamespace(BaseNamespace):
     async def on_vote(self, sid: str, payload: VotePayload) -> dict[str, Any]:
         if not self._accepting or self._flusher is None:
             raise RealtimeError(INTERNAL, "the server is shutting down; retry with the same vote_id")
+        if len(self._pending) >= self.max_pending:
+            # The database is not keeping up (or not answering): refuse rather
+            # than queue without bound. One tick per full batch waiting, at least.
+            raise RealtimeError(
+                RATE_LIMITED, "too many votes are waiting to be stored; retry with the same vote_id",
+                retry_after=max(0.5, self.tick * math.ceil(len(self._pending) / MAX_BATCH)),
+            )
         request = VoteRequest(
             vote_id=uuid.UUID(payload.vote_id) if payload.vote_id else uuid.uuid4(),
             province=payload.province,
@@ -215,20 +242,14 @@ class MapDashboardNamespace(BaseNamespace):
         assert self._local_lock is not None
         async with self._local_lock:
             lock = self._order_lock
-            held = False
-            if lock is not None:
-                try:
-                    held = await lock.acquire()
-                except Exception:
-                    log.warning("commit-order lock unavailable; publishing without it", exc_info=True)
+            # Bounded and behind the shared-state breaker (GuardedOrderLock):
+            # False, at once while the breaker is open, means "go on without it".
+            held = lock is not None and await lock.acquire()
             try:
                 yield
             finally:
                 if held and lock is not None:
-                    try:
-                        await lock.release()
-                    except Exception:
-                        log.warning("commit-order lock release failed", exc_info=True)
+                    await lock.release()
 
     async def _flush(self) -> None:
         if not self._pending:
@@ -251,6 +272,7 @@ class MapDashboardNamespace(BaseNamespace):
                 if self._pending and self._flusher is not None:
                     self._flusher.mark_dirty()
             self.batches_committed += 1
+            COMMIT_BATCH_SIZE.observe(len(batch))
             # Committed: now the acks may go out.
             for (_, future), outcome in zip(batch, result.outcomes, strict=True):
                 if not future.done():

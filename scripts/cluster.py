@@ -2,7 +2,10 @@
 
     python scripts/cluster.py check
     python scripts/cluster.py run --workers 2 --host 127.0.0.1 --port 8000
+    python scripts/cluster.py run ... --tls-certificate cert.pem --tls-certificate-key key.pem \
+        --http-port 8080
     python scripts/cluster.py render --listen 80 --upstream 127.0.0.1:8001 --upstream 127.0.0.1:8002
+    python scripts/cluster.py render --listen 443 --tls-certificate /etc/ssl/... --tls-certificate-key ... ...
 
 `run` starts WORKERS `python -m votemap_site.serve` processes on PORT+1 ...
 PORT+WORKERS (127.0.0.1, WebSocket only) and Debian's nginx on HOST:PORT with
@@ -11,7 +14,10 @@ temporary folder that also holds nginx's pid file and temporary files (nothing
 under /etc is read or written besides mime.types). It stays in the foreground
 and on Ctrl-C or SIGTERM stops every process it started (SIGTERM, then SIGKILL
 to whatever is left after STOP_SECONDS); when one of them exits on its own it
-stops the others too and exits non-zero.
+stops the others too and exits non-zero. The workers share a fresh metrics
+folder in it (PROMETHEUS_MULTIPROC_DIR), which /metrics on any of them adds up.
+With a certificate, nginx serves https on PORT and redirects plain HTTP on
+--http-port to it (TLS at the proxy, as in production).
 
 `render` prints the site file for other ports and names (production: put it
 in /etc/nginx/sites-enabled/; docs/deployment.md).
@@ -25,37 +31,84 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "votemap.conf"
 # uvicorn's graceful shutdown is 5 s (votemap_site/serve.py); past this, SIGKILL.
 STOP_SECONDS = 10.0
-# Several workers behind a balancer that is not sticky: WebSocket only (a
-# long-polling session must reach the worker that created it).
+# WebSocket only: a long-polling session must reach the worker that created
+# it, and nginx's affinity follows the session cookie, which a login renews
+# (docs/deployment.md, "Several processes").
 WORKER_SETTINGS = {"SOCKETIO_TRANSPORTS": "websocket"}
 
 
 # ----- the site file --------------------------------------------------------
+TLS_LINE = "#tls "
+# Django's default, which settings.py keeps (SESSION_COOKIE_NAME).
+SESSION_COOKIE = "sessionid"
+
+
+class Tls(NamedTuple):
+    """TLS at the proxy: nginx's certificate (chain) and key files, and the
+    plain-HTTP address that redirects to https. (A NamedTuple, not a
+    dataclass: tests load this script by path, without a sys.modules entry,
+    which dataclasses need.)"""
+
+    certificate: str | Path
+    certificate_key: str | Path
+    http_listen: str = "80"
+
+
+def _port_of(listen: str) -> str:
+    match = re.match(r"^(?:\[[^\]]*\]:|[^\s:]+:)?(\d+)", listen.strip())
+    return match.group(1) if match else "443"
+
+
 def render_site(*, listen: str, upstreams: list[str], static_root: str | Path, server_name: str = "_",
+                tls: Tls | None = None, session_cookie: str = SESSION_COOKIE,
                 template: Path = TEMPLATE) -> str:
-    """deploy/nginx/votemap.conf with its @NAME@ fields filled in."""
+    """deploy/nginx/votemap.conf with its @NAME@ fields filled in; with `tls`,
+    its `#tls ` lines kept (https on `listen`, a redirect on `tls.http_listen`),
+    else dropped."""
     if not upstreams:
         raise ValueError("at least one upstream (host:port) is needed")
-    for value in (listen, server_name, str(static_root), *upstreams):
-        if re.search(r"[;{}\n]", value):
+    values = [listen, server_name, str(static_root), *upstreams]
+    if tls is not None:
+        values += [str(tls.certificate), str(tls.certificate_key), tls.http_listen]
+    for value in values:
+        if re.search(r"[;{}\n#]", value):
             raise ValueError(f"{value!r} would break the nginx syntax")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", session_cookie):
+        raise ValueError(f"{session_cookie!r} cannot be part of an nginx variable name")
+    if tls is not None and " ssl" not in f" {listen}":
+        listen = f"{listen} ssl http2"
     fields = {
         "LISTEN": listen,
         "SERVER_NAME": server_name,
         "UPSTREAMS": "\n".join(f"    server {upstream};" for upstream in upstreams),
         "STATIC_ROOT": str(static_root).rstrip("/"),
+        "SESSION_COOKIE": session_cookie,
     }
-    text = template.read_text()
+    if tls is not None:
+        port = _port_of(listen)
+        fields |= {
+            "TLS_CERTIFICATE": str(tls.certificate),
+            "TLS_CERTIFICATE_KEY": str(tls.certificate_key),
+            "HTTP_LISTEN": tls.http_listen,
+            "HTTPS_PORT": "" if port == "443" else f":{port}",
+        }
+    lines = template.read_text().splitlines(keepends=True)
+    if tls is None:
+        text = "".join(line for line in lines if not line.startswith(TLS_LINE))
+    else:
+        text = "".join(line[len(TLS_LINE):] if line.startswith(TLS_LINE) else line for line in lines)
     for name, value in fields.items():
         text = text.replace(f"@{name}@", value)
     left = re.findall(r"@[A-Z_]+@", text)
@@ -166,6 +219,14 @@ def _die_with_parent() -> None:
         pass
 
 
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
     # A session of its own: a Ctrl-C in the terminal reaches the supervisor
     # only, which stops the children in order, once.
@@ -196,7 +257,7 @@ def stop_all(children: list[subprocess.Popen]) -> None:
             child.wait(5)
 
 
-def run(*, workers: int, host: str, port: int) -> int:
+def run(*, workers: int, host: str, port: int, tls: Tls | None = None) -> int:
     problem = check_settings()
     if problem:
         print(problem, file=sys.stderr)
@@ -213,15 +274,29 @@ def run(*, workers: int, host: str, port: int) -> int:
     signal.signal(signal.SIGHUP, on_signal)
 
     ports = [port + index for index in range(1, workers + 1)]
-    env = {**os.environ, **WORKER_SETTINGS}
     prefix = Path(tempfile.mkdtemp(prefix="votemap-nginx-"))
+    # A fresh folder for this run's metrics, shared by its workers (it must be
+    # in their environment before they start: votemap_site/metrics.py).
+    metrics_dir = prefix / "metrics"
+    metrics_dir.mkdir()
+    env = {**os.environ, **WORKER_SETTINGS, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     children: list[subprocess.Popen] = []
     status = 0
+
+    def address(port: int | str) -> str:
+        return f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+
     try:
+        if tls is not None:
+            tls = Tls(certificate=Path(tls.certificate).resolve(),
+                      certificate_key=Path(tls.certificate_key).resolve(),
+                      http_listen=address(tls.http_listen))
         conf = write_nginx_files(prefix, render_site(
-            listen=f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
+            listen=address(port),
             upstreams=[f"127.0.0.1:{worker_port}" for worker_port in ports],
             static_root=settings.STATIC_ROOT,
+            session_cookie=settings.SESSION_COOKIE_NAME,
+            tls=tls,
         ))
         checked = nginx_test(conf)
         if checked.returncode != 0:
@@ -230,8 +305,17 @@ def run(*, workers: int, host: str, port: int) -> int:
         for worker_port in ports:
             children.append(_start([sys.executable, "-m", "votemap_site.serve", "--host", "127.0.0.1",
                                     "--port", str(worker_port)], env))
-        children.append(_start(nginx_command(conf, "-g", "daemon off;"), env))
-        print(f"votemap_site on http://{host}:{port}/ (nginx) -> {workers} workers on 127.0.0.1:"
+        # nginx only once every worker listens: a request it cannot pass on
+        # marks that worker as failed for 10 s (max_fails, fail_timeout), and
+        # the affinity hash would send its sessions elsewhere meanwhile.
+        while not stopping and not all(_listening(worker_port) for worker_port in ports):
+            if any(child.poll() is not None for child in children):
+                break  # reported by the loop below
+            time.sleep(0.1)
+        if not stopping and all(child.poll() is None for child in children):
+            children.append(_start(nginx_command(conf, "-g", "daemon off;"), env))
+        scheme = "https" if tls else "http"
+        print(f"votemap_site on {scheme}://{host}:{port}/ (nginx) -> {workers} workers on 127.0.0.1:"
               f"{ports[0]}-{ports[-1]}, WebSocket only; Ctrl-C stops everything", flush=True)
         while not stopping:
             exited = [child for child in children if child.poll() is not None]
@@ -258,12 +342,21 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--workers", type=int, default=2)
     start.add_argument("--host", default="127.0.0.1", help="nginx's address (the workers use 127.0.0.1)")
     start.add_argument("--port", type=int, default=8000, help="nginx's port; workers on the ports after it")
+    start.add_argument("--tls-certificate", help="PEM certificate (chain): nginx serves https on --port")
+    start.add_argument("--tls-certificate-key", help="its PEM private key")
+    start.add_argument("--http-port", type=int, default=None,
+                       help="with TLS: the plain HTTP port that redirects to https (required with TLS)")
     render = commands.add_parser("render", help="print the site file")
     render.add_argument("--listen", default="80")
     render.add_argument("--server-name", default="_")
     render.add_argument("--upstream", action="append", required=True, help="host:port of a worker (repeat)")
     render.add_argument("--static-root", default=str(ROOT / "staticfiles"))
+    render.add_argument("--tls-certificate", help="PEM certificate (chain): https on --listen")
+    render.add_argument("--tls-certificate-key", help="its PEM private key")
+    render.add_argument("--http-listen", default="80", help="with TLS: plain HTTP that redirects to https")
     args = parser.parse_args(argv)
+    if args.command in {"run", "render"} and bool(args.tls_certificate) != bool(args.tls_certificate_key):
+        parser.error("--tls-certificate and --tls-certificate-key go together")
     if args.command == "check":
         problem = check_settings()
         if problem:
@@ -273,9 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.workers < 1:
             parser.error("--workers must be 1 or more")
-        return run(workers=args.workers, host=args.host, port=args.port)
+        tls = None
+        if args.tls_certificate:
+            if args.http_port is None:
+                parser.error("with TLS, --http-port is the plain HTTP port that redirects to https")
+            tls = Tls(certificate=args.tls_certificate, certificate_key=args.tls_certificate_key,
+                      http_listen=str(args.http_port))
+        return run(workers=args.workers, host=args.host, port=args.port, tls=tls)
+    tls = None
+    if args.tls_certificate:
+        tls = Tls(certificate=args.tls_certificate, certificate_key=args.tls_certificate_key,
+                  http_listen=args.http_listen)
     print(render_site(listen=args.listen, upstreams=args.upstream, static_root=args.static_root,
-                      server_name=args.server_name), end="")
+                      server_name=args.server_name, tls=tls), end="")
     return 0
 
 

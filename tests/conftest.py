@@ -266,6 +266,9 @@ class ServerProcess:
 SITE_VARIABLE_PREFIXES = (
     "DJANGO_", "DATABASE_", "SQLITE_", "REDIS_", "SOCKETIO_", "MESSAGE_QUEUE_", "RABBITMQ_", "AMQP_",
     "SESSION_", "RATE_LIMIT_", "PRESENCE_", "LOBBY_", "DASHBOARD_", "CHAT_", "GAME_", "FORWARDED_",
+    "METRICS_", "LOG_FORMAT",
+    # the metrics' folder of several processes (votemap_site/metrics.py)
+    "PROMETHEUS_MULTIPROC_DIR",
     # libpq fills in whatever a PostgreSQL URL leaves out from these
     "PG",
 )

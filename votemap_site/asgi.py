@@ -16,6 +16,7 @@ django_app = get_asgi_application()
 
 import socketio  # noqa: E402
 
+from votemap_site import metrics  # noqa: E402
 from votemap_site.realtime.server import build_server  # noqa: E402
 
 
@@ -29,11 +30,18 @@ def build_application() -> socketio.ASGIApp:
     # routes to a dedicated worker; the namespace refuses other paths.
     for path in sorted(set(settings.SOCKETIO_NAMESPACE_PATHS.values())):
         inner = socketio.ASGIApp(realtime.sio, other_asgi_app=inner, socketio_path=path)
+
+    async def shutdown() -> None:
+        try:
+            await realtime.shutdown()
+        finally:
+            metrics.process_stopping()
+
     return socketio.ASGIApp(
         realtime.sio,
         other_asgi_app=inner,
         on_startup=realtime.startup,
-        on_shutdown=realtime.shutdown,
+        on_shutdown=shutdown,
     )
 
 

@@ -70,6 +70,10 @@ def realtime_status() -> dict[str, object] | None:
     status: dict[str, object] = {
         "broadcast": server.broadcast_status(),
         "edge": {"connections": len(server.sio.edge.connections), "closed_by_edge": server.sio.edge.aborted},
+        # Circuit breakers in front of the message queue and the shared state
+        # (docs/deployment.md, "Faults"); an open one does not make /healthz fail:
+        # the process still serves its own clients.
+        "faults": server.faults_status(),
     }
     # Several processes: which game arenas this one holds (grid_game/cluster.py).
     game = next((n for n in server.namespaces if n.namespace == "/grid-game"), None)

@@ -11,9 +11,52 @@ files in that folder and `/metrics` adds them up (votemap_site/views.py).
 Gauges say how: `livesum` adds the values of the processes still running
 (a dead process's connections are not counted), `liveall` keeps one series
 per running process (pid label), for states that must not be summed.
+
+The folder is shared by the processes of one host and must start empty for
+each run of the site (`make run-workers` and `make cluster` make a fresh one,
+the systemd unit uses /run, emptied at boot). A process that stops cleanly
+removes its live gauges (`process_stopping`, in the ASGI lifespan's
+shutdown); one that was killed is found at the next scrape (`scrape`: its
+pid no longer runs) and removed then. Its counters and histograms stay: they are totals of work done.
+Without the variable (one process), the default registry is used as it is.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from __future__ import annotations
+
+import atexit
+import os
+import re
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def process_stopping() -> None:
+    """This process's connections, arenas and breaker states stop counting
+    (multiprocess mode; its counters stay). Called by the ASGI lifespan's
+    shutdown, because uvicorn ends a process stopped by SIGTERM with that
+    signal again, and exit handlers do not run then; also at exit."""
+    if MULTIPROCESS_DIR:
+        multiprocess.mark_process_dead(os.getpid(), MULTIPROCESS_DIR)
+
+
+if MULTIPROCESS_DIR:
+    os.makedirs(MULTIPROCESS_DIR, exist_ok=True)
+    # A pid can be reused: the live gauges a killed process of the same pid
+    # left would otherwise become this process's starting values (gauge files
+    # are opened, and their values read, when the metrics below are created).
+    process_stopping()
+    atexit.register(process_stopping)
 
 # Acks are usually a few milliseconds; a group commit waits up to one tick
 # (50 ms by default) and a slow database for seconds.
@@ -57,3 +100,44 @@ ARENAS_OWNED = Gauge(
 ARENA_TAKEOVERS = Counter(
     "votemap_game_arena_takeovers", "Arenas this process took over after their previous owner's lease expired.",
 )
+
+
+# ----- the scrape ------------------------------------------------------------
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # runs, as another user
+        return True
+    return True
+
+
+def forget_dead_processes(path: str) -> list[int]:
+    """Remove the live gauges of processes in `path` that no longer run (killed,
+    so their exit handler never ran); the pids removed. Same host only: a pid
+    names a process of this machine, which is why the folder is per host."""
+    dead = set()
+    for name in os.listdir(path):
+        match = _LIVE_GAUGE_FILE.match(name)
+        if match and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+            dead.add(int(match.group(1)))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, path)
+    return sorted(dead)
+
+
+def scrape() -> tuple[bytes, str]:
+    """The text exposition of every metric (of every process of this host in
+    multiprocess mode) and its content type, for the /metrics view."""
+    if not MULTIPROCESS_DIR:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    forget_dead_processes(MULTIPROCESS_DIR)
+    # A fresh registry per scrape, as prometheus-client's documentation says:
+    # the collector reads the files at collect time.
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -14,7 +14,13 @@ flags that protect it cannot drift apart:
   shutdown, no access log (one line per request is too much for a crowd);
 - proxy headers trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1, a
   proxy on the same host), so that the per-address limits see the client's
-  address behind nginx and a client cannot choose its own.
+  address behind nginx and a client cannot choose its own;
+- with LOG_FORMAT=json, uvicorn's own lines (start-up, errors) in the same
+  JSON format as the site's (settings.LOGGING).
+
+Metrics of several processes (votemap_site/metrics.py) need
+PROMETHEUS_MULTIPROC_DIR in the environment before the process starts:
+`make run-workers`, `make cluster` and the systemd unit set it.
 """
 
 import argparse
@@ -39,6 +45,25 @@ def uvicorn_options() -> dict[str, Any]:
         "access_log": False,
         "proxy_headers": True,
         "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
+        **({"log_config": uvicorn_json_log_config()} if settings.LOG_FORMAT == "json" else {}),
+    }
+
+
+def uvicorn_json_log_config() -> dict[str, Any]:
+    """uvicorn's loggers with the site's JSON formatter, on stderr like uvicorn's default."""
+    from django.conf import settings
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": settings.LOGGING["formatters"]["json"]},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                              "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        },
     }
 
 

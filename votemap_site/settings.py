@@ -130,6 +130,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A database that does not answer (a black hole, a paused server) must fail
+    # a call within seconds, not hold the database thread for the kernel's
+    # TCP timeouts (minutes): libpq gives up connecting after connect_timeout
+    # and drops a connection whose sent data stays unacknowledged for
+    # tcp_user_timeout. The vote map answers `internal` meanwhile and the
+    # client retries with the same vote_id (docs/deployment.md, "Faults").
+    DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    DATABASES["default"]["OPTIONS"].setdefault("tcp_user_timeout", DATABASE_CONNECT_TIMEOUT * 2000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -191,6 +200,15 @@ SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Behind a TLS proxy with SECURE_SSL_REDIRECT on, a balancer's health check
+# still reaches a worker over plain HTTP on its own port.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Metrics ------------------------------------------------------------
+# /metrics answers logged-in staff, and `Authorization: Bearer <this>` (a
+# Prometheus scraper). Empty: no token is accepted, staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Realtime (Socket.IO) -----------------------------------------------
 # Empty list: only the site's own origin (Origin equal to the request's scheme
@@ -263,14 +281,36 @@ SOCKETIO_MAX_QUEUED_BYTES = env.int("SOCKETIO_MAX_QUEUED_BYTES", default=256 * 1
 SOCKETIO_SEND_STALL_SECONDS = env.float("SOCKETIO_SEND_STALL_SECONDS", default=5.0)
 # How often a worker publishes its connection counts to the other workers.
 PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5.0)
+# Faults (docs/deployment.md, "Faults"; reasons for the numbers in .env.example).
+# One publish to Redis or RabbitMQ, connecting included, gives up after this long.
+SOCKETIO_QUEUE_TIMEOUT_SECONDS = env.float("SOCKETIO_QUEUE_TIMEOUT_SECONDS", default=0.5)
+# One call to the shared state (presence counts, the map's commit-order lock;
+# Redis, or PostgreSQL without Redis) gives up after this long.
+SOCKETIO_SHARED_TIMEOUT_SECONDS = env.float("SOCKETIO_SHARED_TIMEOUT_SECONDS", default=0.25)
+# Circuit breakers in front of both (votemap_site/realtime/breaker.py): this many
+# failures in a row open one; one trial call goes through after this long.
+SOCKETIO_BREAKER_FAILURES = env.int("SOCKETIO_BREAKER_FAILURES", default=3)
+SOCKETIO_BREAKER_RESET_SECONDS = env.float("SOCKETIO_BREAKER_RESET_SECONDS", default=2.0)
 
 # --- Logging ------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# text: one readable line per record; json: one JSON object per line (for a
+# log collector), with the same fields under fixed names.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT takes text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "votemap_site": {"level": LOG_LEVEL},
@@ -295,6 +335,9 @@ LOBBY_STATS_INTERVAL = env.float("LOBBY_STATS_INTERVAL", default=1.0)
 DASHBOARD_TICK_MS = env.int("DASHBOARD_TICK_MS", default=50)
 DASHBOARD_VOTE_RATE = env.float("DASHBOARD_VOTE_RATE", default=10.0)
 DASHBOARD_VOTE_BURST = env.int("DASHBOARD_VOTE_BURST", default=20)
+# Votes waiting for their group commit, at most; beyond it `vote` answers
+# `rate_limited` with `retry_after` (the database is not keeping up).
+DASHBOARD_MAX_PENDING_VOTES = env.int("DASHBOARD_MAX_PENDING_VOTES", default=10_000)
 # Address the audience uses to reach the site (the presenter view's QR code);
 # empty: built from the request, e.g. https://vote.example.org
 DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")

@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path(
         "jsi18n/",
         JavaScriptCatalog.as_view(packages=["votemap_site", "dashboard", "chat", "grid_game"]),

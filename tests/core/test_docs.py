@@ -48,3 +48,39 @@ def test_a_handler_without_schema_is_refused_at_import() -> None:
 
     with pytest.raises(TypeError, match="without a schema"):
         type("Broken", (BaseNamespace,), {"schemas": {}, "on_oops": lambda self, sid, p: {}})
+
+
+# ----- docs/deployment.md shows the files the tests use ---------------------------
+DEPLOYMENT = (ROOT / "docs" / "deployment.md").read_text()
+# `<!-- file: PATH -->` or `<!-- excerpt of PATH -->` right before a fenced block.
+_SHOWN = re.compile(r"<!-- (?P<kind>file:|excerpt of) (?P<path>\S+) -->\n```[a-z]*\n(?P<body>.*?)```\n", re.S)
+
+
+def _shown(kind: str) -> list[tuple[str, str]]:
+    return [(m["path"], m["body"]) for m in _SHOWN.finditer(DEPLOYMENT) if m["kind"] == kind]
+
+
+def test_deployment_shows_whole_files_exactly() -> None:
+    shown = _shown("file:")
+    assert {path for path, _ in shown} >= {"deploy/systemd/votemap@.service", "deploy/votemap.env.example"}
+    for path, body in shown:
+        assert body == (ROOT / path).read_text(), f"docs/deployment.md's copy of {path} differs from the file"
+
+
+def test_deployment_excerpts_are_lines_of_their_file_in_order() -> None:
+    """Every line of an excerpt (but blank ones and `# ...` elisions) is a line
+    of the file, in the file's order."""
+    excerpts = _shown("excerpt of")
+    assert excerpts
+    for path, body in excerpts:
+        lines = iter(line.strip() for line in (ROOT / path).read_text().splitlines())
+        for line in body.splitlines():
+            wanted = line.strip()
+            if not wanted or wanted.startswith("# ..."):
+                continue
+            assert any(have == wanted for have in lines), f"{path}: {wanted!r} is not in the file, in order"
+
+
+def test_deployment_names_only_files_that_exist() -> None:
+    for path in set(re.findall(r"\bdeploy/[\w./@-]*\w", DEPLOYMENT)):
+        assert (ROOT / path).exists(), path

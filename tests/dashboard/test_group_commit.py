@@ -183,3 +183,41 @@ async def test_a_commit_failing_half_way_stores_nothing_and_the_retry_counts_eac
     )
     assert {a["version"] for a in again} == {version}
     assert await sync_to_async(_stored)() == (count, counts, version, before[3])
+
+
+async def test_pending_votes_are_bounded_and_the_excess_is_rate_limited_with_retry_after(
+        namespace, monkeypatch):
+    # A database that stops answering: the first batch hangs in its commit.
+    import threading
+
+    namespace.max_pending = 3
+    entered, release = threading.Event(), threading.Event()
+    real = sockets.vote_cast_batch
+
+    def hanging(*, requests):
+        entered.set()
+        release.wait(30)
+        return real(requests=requests)
+
+    monkeypatch.setattr(sockets, "vote_cast_batch", hanging)
+    first = asyncio.ensure_future(namespace.on_vote("sid-1", vote(vote_id=str(uuid.uuid4()))))
+    await asyncio.to_thread(entered.wait, 10)
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    tasks = [asyncio.ensure_future(namespace.on_vote("sid-1", vote(vote_id=vote_id))) for vote_id in ids]
+    await asyncio.sleep(0.05)
+    refused = [task for task in tasks if task.done()]
+    assert len(refused) == 2 and len(namespace._pending) == 3
+    for task in refused:
+        error = task.exception()
+        assert isinstance(error, RealtimeError) and error.code == "rate_limited"
+        ack = error.to_ack()["error"]
+        assert ack["retry_after"] > 0
+    release.set()
+    waited = await asyncio.gather(first, *[task for task in tasks if task not in refused])
+    assert all(ack["votes"] >= 1 for ack in waited)
+    # Nothing of the refused votes was stored; their retry (same ids) is.
+    refused_ids = [vote_id for vote_id, task in zip(ids, tasks, strict=True) if task in refused]
+    assert await sync_to_async(Vote.objects.filter(vote_id__in=refused_ids).count)() == 0
+    for vote_id in refused_ids:
+        await namespace.on_vote("sid-1", vote(vote_id=vote_id))
+    assert await sync_to_async(Vote.objects.count)() == 6

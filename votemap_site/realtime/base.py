@@ -21,15 +21,26 @@ Buckets and strikes belong to the edge (edge.py), keyed by the Engine.IO
 connection and the session or address, so reconnecting a namespace does not
 refill them. A cookie-less client's identity is keyed by its Engine.IO
 connection too, for the same reason.
+
+Metrics (votemap_site/metrics.py): every client event is counted by
+namespace, event and result (`ok` or the error code) and its time from
+arrival to ack observed; unknown names count as `*unknown*`, so a client
+cannot create series. Connections to each namespace are a gauge. The labelled
+children are looked up once and kept (a few per namespace), because
+`labels()` costs more than the increment itself on this path.
 """
 
 import logging
+import time
 from typing import Any, ClassVar
 
 import socketio
 from django.conf import settings
 from pydantic import BaseModel, ValidationError
 
+from votemap_site import metrics
+
+from .breaker import CircuitBreaker
 from .dbaccess import db
 from .errors import (
     INTERNAL,
@@ -77,10 +88,17 @@ class BaseNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str, *, presence: Presence) -> None:
         super().__init__(namespace)
         self.presence = presence
+        # The process's shared-state breaker (server.py sets it; shared.py says why).
+        self.shared_breaker = CircuitBreaker(name="shared-state")
         self.presence_key = self.presence_key or namespace
         self._identities: dict[str, Identity] = {}
         # namespace sid -> Engine.IO connection id, the key of every limit
         self._connections: dict[str, str] = {}
+        self._connections_metric = metrics.CONNECTIONS.labels(namespace)
+        # (event or UNKNOWN_EVENT_BUCKET, result) -> counter; event -> histogram.
+        # Bounded: the schemas' names and one more, times the error codes and "ok".
+        self._event_metrics: dict[tuple[str, str], Any] = {}
+        self._ack_metrics: dict[str, Any] = {}
 
     # ----- lifecycle hooks for subclasses -------------------------------
     async def start(self) -> None:
@@ -150,6 +168,7 @@ class BaseNamespace(socketio.AsyncNamespace):
         if not identity.has_session and not edge.admit_anonymous(eio_sid):
             return False
         self._identities[sid] = identity
+        self._connections_metric.inc()
         self._connections[sid] = eio_sid
         edge.namespace_joined(eio_sid)
         if self.presence_key:
@@ -177,10 +196,31 @@ class BaseNamespace(socketio.AsyncNamespace):
         eio_sid = self._connections.pop(sid, None)
         if eio_sid is not None:
             self.server.edge.namespace_left(eio_sid)
-        if self._identities.pop(sid, None) is not None and self.presence_key:
-            await self.presence.leave(self.presence_key)
+        if self._identities.pop(sid, None) is not None:
+            self._connections_metric.dec()
+            if self.presence_key:
+                await self.presence.leave(self.presence_key)
 
     async def _dispatch(self, sid: str, event: Any, payload_args: tuple[Any, ...]) -> dict[str, Any]:
+        started = time.perf_counter()
+        ack = await self._answer(sid, event, payload_args)
+        self._measure(event, ack, time.perf_counter() - started)
+        return ack
+
+    def _measure(self, event: Any, ack: dict[str, Any], seconds: float) -> None:
+        name = event if isinstance(event, str) and event in self.schemas else UNKNOWN_EVENT_BUCKET
+        result = "ok" if ack["ok"] else ack["error"]["code"]
+        counter = self._event_metrics.get((name, result))
+        if counter is None:
+            counter = metrics.EVENTS.labels(self.namespace, name, result)
+            self._event_metrics[(name, result)] = counter
+        counter.inc()
+        histogram = self._ack_metrics.get(name)
+        if histogram is None:
+            histogram = self._ack_metrics[name] = metrics.ACK_SECONDS.labels(self.namespace, name)
+        histogram.observe(seconds)
+
+    async def _answer(self, sid: str, event: Any, payload_args: tuple[Any, ...]) -> dict[str, Any]:
         identity = self._identities.get(sid)
         if identity is None:  # not (or no longer) connected here
             return error_ack(INTERNAL, "connection is not registered")

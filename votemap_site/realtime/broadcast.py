@@ -62,6 +62,10 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from votemap_site.metrics import QUEUE_BREAKER_OPEN, QUEUE_PUBLISH_FAILURES
+
+from .breaker import CircuitBreaker
+
 log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
@@ -404,6 +408,131 @@ class FastAsyncManager(_FastEmitMixin, socketio.AsyncManager):
                            callback=callback, **kwargs)
 
 
+# ----- the message queue under faults ------------------------------------------
+# python-socketio's publish retries once and then logs and drops the message,
+# with no timeout of its own (a black-holed Redis or RabbitMQ holds every emit
+# for the client library's timeouts, or for ever). Its Redis listener doubles
+# its wait between reconnects up to 60 s; its RabbitMQ listener relies on
+# aio-pika's robust connection (which did reconnect in tests/core/test_faults.py),
+# but turns aio-pika's ChannelInvalidStateError into CancelledError, which
+# would end the listening task for good. `_publish` and `_listen` are
+# AsyncPubSubManager's documented hooks for subclasses; the managers below
+# implement both again:
+# - a publish is one attempt within `queue_timeout` seconds, behind a circuit
+#   breaker (breaker.py): after a few failures publishes are skipped for a
+#   while, so emits reach this process's own clients only, at no cost; a failed
+#   or skipped publish counts in QUEUE_PUBLISH_FAILURES and the breaker's state
+#   is QUEUE_BREAKER_OPEN;
+# - the listener reconnects on any error after at most LISTEN_RETRY_MAX_SECONDS,
+#   on a connection of its own (Redis: and PINGs a quiet connection so a black
+#   hole is noticed), so cross-process delivery heals by itself.
+LISTEN_RETRY_MIN_SECONDS = 0.2
+LISTEN_RETRY_MAX_SECONDS = 2.0
+LISTEN_POLL_SECONDS = 1.0
+LISTEN_PING_SECONDS = 2.0
+LISTEN_QUEUE_EXPIRES_MS = 60_000
+AMQP_HEARTBEAT_SECONDS = 5
+
+
+class _GuardedQueueMixin:
+    """Publish with a timeout behind a breaker; reconnecting listeners (see above)."""
+
+    channel: str
+    host_id: str
+    json: Any
+
+    def __init__(self, *args: Any, queue_timeout: float = 0.5, breaker: CircuitBreaker | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue_timeout = queue_timeout
+        self.breaker = breaker or CircuitBreaker(name=self.channel)
+        self.breaker.on_change.append(self._breaker_changed)
+        QUEUE_BREAKER_OPEN.labels(channel=self.channel).set(0)
+        self._publisher: Any = None
+        self._closing: set[asyncio.Task[Any]] = set()
+        self._listen_retry = LISTEN_RETRY_MIN_SECONDS
+        self.listener_reconnects = 0
+        self.listener_up = False
+        self._sleep = asyncio.sleep  # between reconnects; tests inject their own
+
+    def _breaker_changed(self, breaker: CircuitBreaker, old: str, new: str) -> None:
+        QUEUE_BREAKER_OPEN.labels(channel=self.channel).set(0 if new == "closed" else 1)
+        if new == "open":
+            log.warning("message queue %s: publishing failed %s; emits reach this process's clients only "
+                        "for now (retrying every %.1f s)", self.channel,
+                        "again" if old == "half_open" else "repeatedly", breaker.reset_timeout)
+        elif new == "closed":
+            log.warning("message queue %s: publishing works again", self.channel)
+
+    def _close_later(self, closing: Any) -> None:
+        """Close a client in the background, bounded: closing a connection to a
+        broker that does not answer must not hold the caller."""
+        async def close() -> None:
+            try:
+                async with asyncio.timeout(self.queue_timeout * 4):
+                    await closing
+            except Exception:
+                pass
+
+        task = asyncio.ensure_future(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _send(self, body: str) -> None:
+        raise NotImplementedError
+
+    async def _drop_publisher(self) -> None:
+        raise NotImplementedError
+
+    async def _publish(self, data: Any) -> None:  # python-socketio's hook for sending
+        if not self.breaker.allow():
+            QUEUE_PUBLISH_FAILURES.labels(channel=self.channel).inc()
+            return
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self._send(self.json.dumps(data))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            QUEUE_PUBLISH_FAILURES.labels(channel=self.channel).inc()
+            if self.breaker.is_closed:
+                log.info("message queue %s: publish failed (%s: %s)", self.channel, type(exc).__name__, exc)
+            await self._drop_publisher()
+            self.breaker.record_failure()
+            return
+        self.breaker.record_success()
+
+    def _listener_connected(self) -> None:
+        if self.listener_reconnects and not self.listener_up:
+            log.warning("message queue %s: receiving again", self.channel)
+        self.listener_up = True
+        self._listen_retry = LISTEN_RETRY_MIN_SECONDS
+
+    async def _listener_lost(self, exc: BaseException) -> None:
+        if self.listener_up:
+            log.warning("message queue %s: receiving failed (%s: %s); reconnecting", self.channel,
+                        type(exc).__name__, exc)
+        self.listener_up = False
+        self.listener_reconnects += 1
+        await self._sleep(self._listen_retry)
+        self._listen_retry = min(LISTEN_RETRY_MAX_SECONDS, self._listen_retry * 2)
+
+    def status(self) -> dict[str, object]:
+        """For /healthz."""
+        return {"channel": self.channel, "breaker": self.breaker.status(), "receiving": self.listener_up,
+                "listener_reconnects": self.listener_reconnects}
+
+    async def close(self) -> None:
+        """Stop listening and close the publisher (server shutdown)."""
+        task = getattr(self, "thread", None)  # AsyncPubSubManager.initialize's listening task
+        if task is not None and hasattr(task, "cancel"):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._drop_publisher()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
 class _FastPubSubMixin(_FastEmitMixin):
     """For python-socketio's pub/sub managers (Redis, RabbitMQ): emits are
     published exactly as the stock manager does; each worker, the sender
@@ -441,12 +570,146 @@ class _FastPubSubMixin(_FastEmitMixin):
         await super()._handle_emit(message)
 
 
-class FastAsyncRedisManager(_FastPubSubMixin, socketio.AsyncRedisManager):
-    """AsyncRedisManager (several workers) whose local delivery is task-free."""
+class FastAsyncRedisManager(_GuardedQueueMixin, _FastPubSubMixin, socketio.AsyncRedisManager):
+    """AsyncRedisManager (several workers) whose local delivery is task-free,
+    with the guarded publish and the reconnecting listener described above."""
+
+    def _redis_client(self, *, socket_timeout: float | None) -> Any:
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # No retries inside redis-py (its default retries 3 times with backoff):
+        # the breaker and the listener's own loop decide when to try again.
+        return aioredis.Redis.from_url(
+            self.redis_url, socket_timeout=socket_timeout, socket_connect_timeout=self.queue_timeout,
+            retry=Retry(NoBackoff(), 0), **self.redis_options)
+
+    async def _send(self, body: str) -> None:
+        if self._publisher is None:
+            self._publisher = self._redis_client(socket_timeout=self.queue_timeout)
+        await self._publisher.publish(self.channel, body)
+
+    async def _drop_publisher(self) -> None:
+        client, self._publisher = self._publisher, None
+        if client is not None:
+            self._close_later(client.aclose())
+
+    async def _listen(self):  # python-socketio's hook for receiving (AsyncPubSubManager)
+        """Subscribe, yield message bodies, and on any error (or a connection
+        that stops answering PINGs) start again on a new connection."""
+        loop = asyncio.get_running_loop()
+        while True:
+            client = self._redis_client(socket_timeout=None)  # the read below waits for messages
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                async with asyncio.timeout(self.queue_timeout * 4):
+                    await pubsub.subscribe(self.channel)
+                self._listener_connected()
+                last_read, pinged_at = loop.time(), None
+                while True:
+                    response = await pubsub.parse_response(block=False, timeout=LISTEN_POLL_SECONDS)
+                    now = loop.time()
+                    if response is not None:
+                        last_read, pinged_at = now, None
+                        message = await pubsub.handle_message(response, ignore_subscribe_messages=True)
+                        if message is not None and message.get("type") == "message":
+                            yield message["data"]
+                    elif pinged_at is not None and now - pinged_at > LISTEN_PING_SECONDS:
+                        raise ConnectionError("Redis did not answer a PING on the listening connection")
+                    elif pinged_at is None and now - last_read > LISTEN_PING_SECONDS:
+                        await pubsub.ping()  # the answer arrives as a message (any read counts)
+                        pinged_at = now
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._listener_lost(exc)
+            finally:
+                self._close_later(pubsub.aclose())
+                self._close_later(client.aclose())
 
 
-class FastAsyncAioPikaManager(_FastPubSubMixin, socketio.AsyncAioPikaManager):
-    """AsyncAioPikaManager (RabbitMQ; several workers) whose local delivery is task-free."""
+class FastAsyncAioPikaManager(_GuardedQueueMixin, _FastPubSubMixin, socketio.AsyncAioPikaManager):
+    """AsyncAioPikaManager (RabbitMQ; several workers) whose local delivery is
+    task-free, with the guarded publish and the reconnecting listener described above."""
+
+    def _amqp_url(self, *, heartbeat: int) -> str:
+        from yarl import URL
+
+        url = URL(self.url)
+        if "heartbeat" not in url.query:
+            # A connection whose broker went silent is declared dead after a few
+            # missed heartbeats (aiormq); RabbitMQ's default of 60 s would take minutes.
+            url = url.update_query(heartbeat=heartbeat)
+        return str(url)
+
+    async def _exchange_on(self, connection: Any) -> Any:
+        import aio_pika
+
+        channel = await connection.channel()
+        return channel, await channel.declare_exchange(self.channel, aio_pika.ExchangeType.FANOUT)
+
+    async def _send(self, body: str) -> None:
+        import aio_pika
+
+        if self._publisher is None:
+            connection = await aio_pika.connect(self._amqp_url(heartbeat=AMQP_HEARTBEAT_SECONDS),
+                                                timeout=self.queue_timeout)
+            try:
+                _, exchange = await self._exchange_on(connection)
+            except BaseException:
+                self._close_later(connection.close())
+                raise
+            self._publisher = (connection, exchange)
+        _, exchange = self._publisher
+        # The same message as python-socketio's publish; the broker's confirm is awaited.
+        await exchange.publish(
+            aio_pika.Message(body=body.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key="*", timeout=self.queue_timeout)
+
+    async def _drop_publisher(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            self._close_later(publisher[0].close())
+
+    async def _listen(self):  # python-socketio's hook for receiving (AsyncPubSubManager)
+        """Consume from a queue of this process's own, bound to the exchange, on a
+        plain (not robust) connection; on any error start again on a new one.
+
+        The queue has a name of its own (the manager's host id) and expires
+        LISTEN_QUEUE_EXPIRES_MS after its last consumer left, so a reconnect
+        after a short outage finds it again with what was published meanwhile;
+        after a broker restart it is declared anew."""
+        import aio_pika
+
+        queue_name = f"{self.channel}.{self.host_id}"
+        while True:
+            try:
+                connection = await aio_pika.connect(self._amqp_url(heartbeat=AMQP_HEARTBEAT_SECONDS),
+                                                    timeout=self.queue_timeout * 4)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._listener_lost(exc)
+                continue
+            try:
+                channel, exchange = await self._exchange_on(connection)
+                queue = await channel.declare_queue(
+                    queue_name, durable=False, arguments={"x-expires": LISTEN_QUEUE_EXPIRES_MS})
+                await queue.bind(exchange)
+                self._listener_connected()
+                # No acks: a fan-out message is only ever for this process, and
+                # one that is lost with it has nobody else to go to.
+                async with queue.iterator(no_ack=True) as messages:
+                    async for message in messages:
+                        yield message.body
+                raise ConnectionError("the RabbitMQ consumer was cancelled")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._listener_lost(exc)
+            finally:
+                self._close_later(connection.close())
 
 
 # ----- single-recipient packets (acks) and JSON ----------------------------------

@@ -7,15 +7,28 @@ the total is the sum over live workers and a crashed worker's count stops
 counting once its heartbeat is stale. Local counts are the source of truth for
 this worker; Redis holds a rebuildable copy. With RabbitMQ and no Redis,
 PostgreSQL holds the same copy (PostgresPresence).
+
+Faults: every call to Redis or PostgreSQL goes through the shared-state
+circuit breaker (breaker.py) with a short timeout (`call_timeout`). A failed or
+refused join/leave only leaves the copy stale; a total that cannot be read is
+the local count. When the breaker closes again the heartbeat runs at once and
+rewrites this worker's counts, so the totals (`viewers`, `members`) heal
+within a tick of the store coming back, and a crashed worker's counts still
+stop counting after three missed heartbeats.
 """
 
+import asyncio
 import logging
 import time
 import uuid
 from collections import Counter
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
+from .breaker import CLOSED, BreakerOpen, CircuitBreaker
 from .ticker import Ticker
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +75,18 @@ class SharedPresence(LocalPresence):
     (`_write`) on every join and leave; a failed write is logged and repaired by
     the next heartbeat, which rewrites every key in `_keys`."""
 
-    def __init__(self, *, heartbeat: float) -> None:
+    def __init__(self, *, heartbeat: float, breaker: CircuitBreaker | None = None,
+                 call_timeout: float = 0.25) -> None:
         super().__init__()
         self.worker_id = uuid.uuid4().hex
         self.heartbeat = heartbeat
+        self.call_timeout = call_timeout
+        self.breaker = breaker or CircuitBreaker(name="shared-state")
+        self.breaker.on_change.append(self._breaker_changed)
         self._ticker = Ticker(name="presence-heartbeat", interval=heartbeat, callback=self._heartbeat, always=True)
         self._keys: set[str] = set()
+        self._republish: asyncio.Task[None] | None = None
+        self.republished = 0  # heartbeats run because the breaker closed (tests)
 
     async def _heartbeat(self) -> None:
         raise NotImplementedError
@@ -75,12 +94,35 @@ class SharedPresence(LocalPresence):
     async def _write(self, key: str, count: int) -> None:
         raise NotImplementedError
 
+    async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()` through the breaker, within `call_timeout` (raises when refused or failed)."""
+        return await self.breaker.call(call, timeout=self.call_timeout)
+
+    def _breaker_changed(self, breaker: CircuitBreaker, old: str, new: str) -> None:
+        if new != CLOSED:
+            if old == CLOSED:
+                log.warning("shared state (%s) is failing; counts are this worker's own until it answers",
+                            breaker.name)
+            return
+        log.warning("shared state (%s) answers again; re-publishing this worker's counts", breaker.name)
+        if self._republish is None or self._republish.done():
+            try:
+                self._republish = asyncio.get_running_loop().create_task(self._republish_counts())
+            except RuntimeError:  # no loop (a test driving the breaker by hand)
+                pass
+
+    async def _republish_counts(self) -> None:
+        self.republished += 1
+        await self._heartbeat()
+
     async def _publish(self, key: str) -> None:
         self._keys.add(key)
         try:
-            await self._write(key, self._counts.get(key, 0))
-        except Exception:
-            log.warning("presence update failed for %s", key, exc_info=True)
+            await self._guarded(lambda: self._write(key, self._counts.get(key, 0)))
+        except BreakerOpen:
+            pass  # the heartbeat after the breaker closes rewrites it
+        except Exception as exc:
+            log.info("presence update failed for %s (%s: %s)", key, type(exc).__name__, exc)
 
     async def join(self, key: str) -> None:
         await super().join(key)
@@ -92,27 +134,32 @@ class SharedPresence(LocalPresence):
 
 
 class RedisPresence(SharedPresence):
-    def __init__(self, redis_url: str, *, heartbeat: float = 5.0, prefix: str = "vm:") -> None:
-        super().__init__(heartbeat=heartbeat)
+    def __init__(self, redis_url: str, *, heartbeat: float = 5.0, prefix: str = "vm:",
+                 breaker: CircuitBreaker | None = None, call_timeout: float = 0.25) -> None:
+        from .shared import redis_client
+
+        super().__init__(heartbeat=heartbeat, breaker=breaker, call_timeout=call_timeout)
         self._prefix = prefix + "presence:"
         self._workers_key = prefix + "presence:workers"
-        import redis.asyncio as aioredis
-
-        self._redis = aioredis.from_url(redis_url, decode_responses=True)
+        self._redis = redis_client(redis_url, timeout=call_timeout, decode_responses=True)
 
     async def start(self) -> None:
         await super().start()
-        await self._beat()
+        try:
+            await self._guarded(self._beat)
+        except Exception:  # Redis down at start-up: the heartbeat catches up
+            log.warning("presence: Redis did not answer at start-up", exc_info=True)
         self._ticker.start()
 
     async def stop(self) -> None:
         await self._ticker.stop()
         try:
-            pipe = self._redis.pipeline()
-            for key in self._keys:
-                pipe.hdel(self._prefix + key, self.worker_id)
-            pipe.zrem(self._workers_key, self.worker_id)
-            await pipe.execute()
+            async with asyncio.timeout(self.call_timeout * 4):
+                pipe = self._redis.pipeline()
+                for key in self._keys:
+                    pipe.hdel(self._prefix + key, self.worker_id)
+                pipe.zrem(self._workers_key, self.worker_id)
+                await pipe.execute()
         except Exception:  # shutting down: Redis may already be gone
             log.warning("could not remove this worker's presence from Redis", exc_info=True)
         await self._redis.aclose()
@@ -120,28 +167,40 @@ class RedisPresence(SharedPresence):
     async def _beat(self) -> None:
         await self._redis.zadd(self._workers_key, {self.worker_id: time.time()})
 
+    async def _rewrite(self) -> None:
+        await self._beat()
+        # Re-assert our counts: Redis may have restarted and lost them.
+        pipe = self._redis.pipeline()
+        for key in self._keys:
+            pipe.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
+        await pipe.execute()
+
     async def _heartbeat(self) -> None:
         try:
-            await self._beat()
-            # Re-assert our counts: Redis may have restarted and lost them.
-            pipe = self._redis.pipeline()
-            for key in self._keys:
-                pipe.hset(self._prefix + key, self.worker_id, self._counts.get(key, 0))
-            await pipe.execute()
-        except Exception:
-            log.warning("presence heartbeat failed", exc_info=True)
+            await self._guarded(self._rewrite)
+        except BreakerOpen:
+            pass
+        except Exception as exc:
+            log.info("presence heartbeat failed (%s: %s)", type(exc).__name__, exc)
 
     async def _write(self, key: str, count: int) -> None:
         await self._redis.hset(self._prefix + key, self.worker_id, count)
 
+    async def _read(self, key: str) -> tuple[dict[str, str], set[str]]:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(self._prefix + key)
+        pipe.zrangebyscore(self._workers_key, time.time() - 3 * self.heartbeat, "+inf")
+        counts, alive = await pipe.execute()
+        return counts, set(alive)
+
     async def total(self, key: str) -> int:
         try:
-            counts = await self._redis.hgetall(self._prefix + key)
-            alive = set(
-                await self._redis.zrangebyscore(self._workers_key, time.time() - 3 * self.heartbeat, "+inf")
-            )
-        except Exception:
-            log.warning("presence total fell back to the local count for %s", key, exc_info=True)
+            counts, alive = await self._guarded(lambda: self._read(key))
+        except BreakerOpen:
+            return self.local(key)
+        except Exception as exc:
+            log.info("presence total fell back to the local count for %s (%s: %s)", key,
+                     type(exc).__name__, exc)
             return self.local(key)
         alive.add(self.worker_id)
         return sum(int(v) for worker, v in counts.items() if worker in alive and int(v) > 0)
@@ -161,10 +220,11 @@ class PostgresPresence(SharedPresence):
 
     STALE_HEARTBEATS = 20
 
-    def __init__(self, conninfo: str, *, heartbeat: float = 5.0) -> None:
+    def __init__(self, conninfo: str, *, heartbeat: float = 5.0, breaker: CircuitBreaker | None = None,
+                 call_timeout: float = 0.25) -> None:
         from .shared import PostgresConnection
 
-        super().__init__(heartbeat=heartbeat)
+        super().__init__(heartbeat=heartbeat, breaker=breaker, call_timeout=call_timeout)
         self._db = PostgresConnection(conninfo)
 
     async def start(self) -> None:
@@ -203,9 +263,12 @@ class PostgresPresence(SharedPresence):
 
     async def _heartbeat(self) -> None:
         try:
-            await self._beat()
-        except Exception:
-            log.warning("presence heartbeat failed", exc_info=True)
+            # Three statements: each within the call timeout.
+            await self.breaker.call(self._beat, timeout=3 * self.call_timeout)
+        except BreakerOpen:
+            pass
+        except Exception as exc:
+            log.info("presence heartbeat failed (%s: %s)", type(exc).__name__, exc)
 
     async def _write(self, key: str, count: int) -> None:
         await self._db.execute(
@@ -216,12 +279,15 @@ class PostgresPresence(SharedPresence):
 
     async def total(self, key: str) -> int:
         try:
-            rows = await self._db.execute(
+            rows = await self._guarded(lambda: self._db.execute(
                 "SELECT coalesce(sum(count), 0) FROM realtime_presence WHERE key = %s AND worker <> %s"
                 " AND count > 0 AND beat > now() - make_interval(secs => %s)",
                 [key, self.worker_id, 3 * self.heartbeat],
-            )
-        except Exception:
-            log.warning("presence total fell back to the local count for %s", key, exc_info=True)
+            ))
+        except BreakerOpen:
+            return self.local(key)
+        except Exception as exc:
+            log.info("presence total fell back to the local count for %s (%s: %s)", key,
+                     type(exc).__name__, exc)
             return self.local(key)
         return self.local(key) + int(rows[0][0])

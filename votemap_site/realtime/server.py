@@ -13,7 +13,10 @@ import socketio
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from votemap_site.metrics import QUEUE_BREAKER_OPEN
+
 from .base import BaseNamespace
+from .breaker import CircuitBreaker
 from .broadcast import (
     FastAsyncAioPikaManager,
     FastAsyncManager,
@@ -29,19 +32,36 @@ from .shared import postgres_conninfo, shared_state_backend
 log = logging.getLogger("votemap_site.realtime")
 
 
-def build_presence() -> Presence:
+SHARED_BREAKER_NAME = "shared-state"
+
+
+def build_breaker(name: str) -> CircuitBreaker:
+    """A breaker with the site's settings (SOCKETIO_BREAKER_*)."""
+    return CircuitBreaker(name=name, failure_threshold=settings.SOCKETIO_BREAKER_FAILURES,
+                          reset_timeout=settings.SOCKETIO_BREAKER_RESET_SECONDS)
+
+
+def build_presence(*, breaker: CircuitBreaker | None = None) -> Presence:
     backend = shared_state_backend()
+    breaker = breaker or build_breaker(SHARED_BREAKER_NAME)
+    timeout = settings.SOCKETIO_SHARED_TIMEOUT_SECONDS
     if backend == "redis":
         return RedisPresence(
-            settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS, prefix=settings.REDIS_KEY_PREFIX
+            settings.REDIS_URL, heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS,
+            prefix=settings.REDIS_KEY_PREFIX, breaker=breaker, call_timeout=timeout,
         )
     if backend == "postgres":
-        return PostgresPresence(postgres_conninfo(), heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS)
+        return PostgresPresence(postgres_conninfo(), heartbeat=settings.PRESENCE_HEARTBEAT_SECONDS,
+                                breaker=breaker, call_timeout=timeout)
     return LocalPresence()
 
 
 def build_client_manager(path: str) -> socketio.AsyncManager:
-    """python-socketio's manager for `path` (broadcast.py: direct, loop or stock)."""
+    """python-socketio's manager for `path` (broadcast.py: direct, loop or stock).
+
+    The site's managers publish with a timeout behind a breaker and reconnect
+    their listeners (broadcast.py, "the message queue under faults"); `stock`
+    is python-socketio's as it is, for comparisons."""
     if path == "stock":
         if settings.MESSAGE_QUEUE_URL:
             return socketio.AsyncAioPikaManager(
@@ -49,11 +69,14 @@ def build_client_manager(path: str) -> socketio.AsyncManager:
         if settings.REDIS_URL:
             return socketio.AsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL)
         return socketio.AsyncManager()
+    guarded = {"queue_timeout": settings.SOCKETIO_QUEUE_TIMEOUT_SECONDS,
+               "breaker": build_breaker(settings.SOCKETIO_REDIS_CHANNEL)}
     if settings.MESSAGE_QUEUE_URL:
         return FastAsyncAioPikaManager(
-            settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
+            settings.MESSAGE_QUEUE_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path, **guarded)
     if settings.REDIS_URL:
-        return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path)
+        return FastAsyncRedisManager(settings.REDIS_URL, channel=settings.SOCKETIO_REDIS_CHANNEL, path=path,
+                                     **guarded)
     return FastAsyncManager(path=path)
 
 
@@ -85,7 +108,12 @@ class RealtimeServer:
     """The AsyncServer with its namespaces and presence, started by the ASGI lifespan."""
 
     def __init__(self) -> None:
-        self.presence = build_presence()
+        # One breaker for everything this process asks the shared state
+        # (presence, locks), one for the message queue (in the manager).
+        self.shared_breaker = build_breaker(SHARED_BREAKER_NAME)
+        self.shared_breaker.on_change.append(_shared_breaker_metric)
+        QUEUE_BREAKER_OPEN.labels(channel=SHARED_BREAKER_NAME).set(0)
+        self.presence = build_presence(breaker=self.shared_breaker)
         self.broadcast_path, self.broadcast_reason = choose_path(settings.SOCKETIO_BROADCAST_PATH)
         self.sio = EdgeAsyncServer(
             edge_limits=EdgeLimits.from_settings(),
@@ -104,6 +132,7 @@ class RealtimeServer:
         self.namespaces: list[BaseNamespace] = []
         for path, dotted in settings.SOCKETIO_NAMESPACES:
             namespace = import_string(dotted)(path, presence=self.presence)
+            namespace.shared_breaker = self.shared_breaker
             self.sio.register_namespace(namespace)
             self.namespaces.append(namespace)
 
@@ -111,6 +140,13 @@ class RealtimeServer:
         tune_garbage_collector()
         self.sio.edge.start()
         await self.presence.start()
+        # python-socketio starts the manager (its queue listener) on the first
+        # client connection; until then this process would miss what others
+        # publish. `manager_initialized` and `initialize()` are the server's
+        # and the manager's public API for that first-connection step.
+        if not self.sio.manager_initialized:
+            self.sio.manager_initialized = True
+            self.sio.manager.initialize()
         for namespace in self.namespaces:
             await namespace.start()
         log.info("realtime server started (%s); broadcast path: %s (%s)",
@@ -124,6 +160,12 @@ class RealtimeServer:
             except Exception:
                 log.exception("namespace %s did not stop cleanly", namespace.namespace)
         await self.presence.stop()
+        close = getattr(self.sio.manager, "close", None)  # the site's queue managers
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                log.exception("the message queue manager did not close cleanly")
         await self.sio.edge.stop()
         log.info("realtime server stopped")
 
@@ -141,11 +183,23 @@ class RealtimeServer:
             "deliveries": stats.as_dict() if stats is not None else {},
         }
 
+    def faults_status(self) -> dict[str, object]:
+        """For /healthz: the breakers in front of the message queue and the shared state."""
+        manager_status = getattr(self.sio.manager, "status", None)
+        return {
+            "message_queue": manager_status() if manager_status is not None else None,
+            "shared_state": {"backend": shared_state_backend(), "breaker": self.shared_breaker.status()},
+        }
+
     def namespace(self, path: str) -> BaseNamespace:
         for namespace in self.namespaces:
             if namespace.namespace == path:
                 return namespace
         raise KeyError(path)
+
+
+def _shared_breaker_metric(breaker: CircuitBreaker, old: str, new: str) -> None:
+    QUEUE_BREAKER_OPEN.labels(channel=SHARED_BREAKER_NAME).set(0 if new == "closed" else 1)
 
 
 _current: RealtimeServer | None = None

@@ -12,6 +12,13 @@ map holds one from before a batch's commit until its delta is published
 (dashboard/sockets.py), so that deltas enter the queue in version order. It
 is only about the order in which clients receive deltas, never about the data:
 a process that cannot get it within `timeout` goes on without it.
+
+Faults: every call to the shared state has a short timeout
+(settings.SOCKETIO_SHARED_TIMEOUT_SECONDS) and goes through the process's one
+shared-state circuit breaker (breaker.py, built by server.py): while it is
+open, locks are not taken (`GuardedOrderLock.acquire` says False at once) and
+presence falls back to local counts (presence.py), so an unreachable Redis or
+PostgreSQL costs a few timeouts, not one per vote batch.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import time
 from typing import Any, Protocol
 
 from django.conf import settings
+
+from .breaker import BreakerOpen, CircuitBreaker
 
 log = logging.getLogger("votemap_site.realtime")
 
@@ -121,20 +130,32 @@ class OrderLock(Protocol):
     async def close(self) -> None: ...
 
 
+def redis_client(url: str, *, timeout: float, decode_responses: bool = False) -> Any:
+    """A redis-py asyncio client whose commands and connects give up after
+    `timeout` seconds, without redis-py's own retries (its default retries three
+    times with backoff: a caller's short timeout would become several)."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return aioredis.from_url(url, decode_responses=decode_responses, socket_timeout=timeout,
+                             socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+
+
 class RedisOrderLock:
     """redis-py's lock with an expiry: a process killed while holding it delays
-    the others by at most `timeout`."""
+    the others by at most `timeout`; a wait for it ends after `wait`."""
 
-    def __init__(self, redis_url: str, name: str, *, timeout: float) -> None:
-        import redis.asyncio as aioredis
-
-        self._redis = aioredis.from_url(redis_url)
+    def __init__(self, redis_url: str, name: str, *, timeout: float, wait: float | None = None,
+                 call_timeout: float = 0.25) -> None:
+        self._redis = redis_client(redis_url, timeout=call_timeout)
         self._name = name
         self._timeout = timeout
+        self._wait = timeout if wait is None else wait
         self._held: Any = None
 
     async def acquire(self) -> bool:
-        lock = self._redis.lock(self._name, timeout=self._timeout, blocking_timeout=self._timeout)
+        lock = self._redis.lock(self._name, timeout=self._timeout, blocking_timeout=self._wait)
         if not await lock.acquire():
             return False
         self._held = lock
@@ -188,11 +209,58 @@ class PostgresOrderLock:
         await self._db.close()
 
 
-def build_order_lock(name: str, *, timeout: float) -> OrderLock | None:
-    """The lock `name` shared by every process of the site, or None with one process."""
+class GuardedOrderLock:
+    """An OrderLock behind the shared-state breaker, each call bounded in time.
+
+    `acquire` is True when held, False when not (busy for longer than the
+    lock's wait, or the breaker is open, or the store failed: the caller then
+    goes on without it, as it always could). Only a failure of the store
+    counts against the breaker; a lock that is merely busy does not."""
+
+    def __init__(self, lock: OrderLock, *, breaker: CircuitBreaker, wait: float, call_timeout: float) -> None:
+        self._lock = lock
+        self._breaker = breaker
+        self._bound = wait + call_timeout  # the lock's own wait, and one command's timeout on top
+        self._call_timeout = call_timeout
+        self.skipped = 0  # acquisitions not attempted or failed (tests, /healthz)
+
+    async def acquire(self) -> bool:
+        try:
+            return await self._breaker.call(self._lock.acquire, timeout=self._bound)
+        except BreakerOpen:
+            self.skipped += 1
+            return False
+        except Exception as exc:
+            self.skipped += 1
+            log.info("commit-order lock unavailable (%s: %s); going on without it", type(exc).__name__, exc)
+            return False
+
+    async def release(self) -> None:
+        try:
+            await self._breaker.call(self._lock.release, timeout=self._call_timeout)
+        except Exception as exc:  # it expires by itself (Redis) or with its connection (PostgreSQL)
+            log.info("commit-order lock release failed (%s: %s)", type(exc).__name__, exc)
+
+    async def close(self) -> None:
+        await self._lock.close()
+
+
+def build_order_lock(name: str, *, timeout: float, wait: float | None = None,
+                     breaker: CircuitBreaker | None = None) -> OrderLock | None:
+    """The lock `name` shared by every process of the site, or None with one process.
+
+    `timeout`: how long a holder that died delays the others (Redis expiry);
+    `wait`: how long an acquisition waits for a live holder (default `timeout`)."""
     backend = shared_state_backend()
+    wait = timeout if wait is None else wait
+    call_timeout = settings.SOCKETIO_SHARED_TIMEOUT_SECONDS
+    lock: OrderLock
     if backend == "redis":
-        return RedisOrderLock(settings.REDIS_URL, settings.REDIS_KEY_PREFIX + name, timeout=timeout)
-    if backend == "postgres":
-        return PostgresOrderLock(postgres_conninfo(), settings.REDIS_KEY_PREFIX + name, timeout=timeout)
-    return None
+        lock = RedisOrderLock(settings.REDIS_URL, settings.REDIS_KEY_PREFIX + name, timeout=timeout,
+                              wait=wait, call_timeout=call_timeout)
+    elif backend == "postgres":
+        lock = PostgresOrderLock(postgres_conninfo(), settings.REDIS_KEY_PREFIX + name, timeout=wait)
+    else:
+        return None
+    return GuardedOrderLock(lock, breaker=breaker or CircuitBreaker(name="shared-state"), wait=wait,
+                            call_timeout=call_timeout)
