@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from .shared import PostgresConnection, postgres_conninfo, shared_state_backend
+from .shared import PostgresConnection, postgres_conninfo, redis_client, shared_state_backend
 
 log = logging.getLogger("votemap_site.realtime")
 
@@ -122,12 +122,11 @@ def _ms(seconds: float) -> int:
 
 
 class RedisLeaseStore:
-    def __init__(self, redis_url: str, *, prefix: str) -> None:
-        import redis.asyncio as aioredis
-
-        # Short timeouts: a lease call that hangs must not hold an arena's
-        # renewals (or a player's join) for longer than a lease lives.
-        self._redis = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    def __init__(self, redis_url: str, *, prefix: str, timeout: float = 1.0) -> None:
+        # Short timeouts and no redis-py retries: a lease call that hangs must
+        # not hold an arena's renewals (or a player's join) for longer than a
+        # lease lives.
+        self._redis = redis_client(redis_url, timeout=timeout)
         self._prefix = prefix
         self._claim = self._redis.register_script(_CLAIM)
         self._renew = self._redis.register_script(_RENEW)
