@@ -125,7 +125,7 @@ def cluster(fresh_postgres_database, message_queue, tmp_path):
         tag = uuid.uuid4().hex[:8]
         env = {"DATABASE_URL": fresh_postgres_database, **message_queue, "SOCKETIO_TRANSPORTS": "websocket",
                "PRESENCE_HEARTBEAT_SECONDS": "1", "GAME_ANONYMOUS_SEATS": "16",
-               "GAME_LEASE_SECONDS": "2", "GAME_PEER_TIMEOUT_SECONDS": "2", "GAME_CHECKPOINT_SECONDS": "0.5",
+               "GAME_LEASE_SECONDS": "3", "GAME_PEER_TIMEOUT_SECONDS": "3", "GAME_CHECKPOINT_SECONDS": "0.5",
                # this test's own keys and exchanges: no lease or checkpoint of another test
                "REDIS_KEY_PREFIX": f"vmgame{tag}:", "SOCKETIO_REDIS_CHANNEL": f"votemap-game-{tag}",
                **settings}
