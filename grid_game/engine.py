@@ -25,20 +25,26 @@ Admin changes (arena closed, resized, deleted) are read from the database by
 `poll_config`, which the namespace's watcher calls when the arenas' marker
 changed (votemap_site/realtime/watcher.py).
 
-Deployment: one process per arena
----------------------------------
+Deployment: one authority per arena
+-----------------------------------
 An arena's live state (players, positions, coins, tick) lives in the memory
-of ONE process. With several uvicorn workers each worker would run its own,
-independent copy of every arena, and players connected to different workers
-would not see each other. Deploy the game with all `/grid-game` connections
-on one worker: a single worker for the site, or GAME_SOCKETIO_PATH (the game
-gets a Socket.IO path of its own) with a proxy that sends that path to one
-dedicated worker (docs/deployment.md). States are
-emitted with `ignore_queue=True` (only to this worker's clients) for that
-reason. What must survive a restart is in the database: arenas and high
-scores. After a restart the players rejoin (their pages do it on reconnect)
-and start from new positions with score 0; `tick` continues from the wall
-clock so it still increases.
+of ONE process, its authority. With one process (no queue configured) that
+is simply this engine: it creates an arena on its first join, states go to
+this process's clients only (`ignore_queue=True`), and nothing else is
+involved. With several processes (REDIS_URL or MESSAGE_QUEUE_URL) the
+authority of an arena is the process that holds its lease, and
+grid_game/cluster.py stands around the engine: the engine then never loads an
+arena by itself (`create_runtimes=False`); `install` loads one the cluster has
+just taken, from its last `checkpoint`, players on other processes are
+attached (`attach`) and act through the same `join`, `move` and `leave`, and
+an arena the process lost is dropped (`unload`). The cluster raises each
+arena's `tick_ceiling` whenever it has stored a checkpoint reserving ticks up
+to it; the tick loop never broadcasts above the ceiling, so the next owner,
+starting above the reservation, keeps `tick` strictly increasing for every
+client. What must survive any restart is in the database: arenas and high
+scores; after a restart of a single process the players rejoin (their pages do
+it on reconnect) and start from new positions with score 0, and `tick`
+continues from the wall clock so it still increases.
 """
 
 import asyncio
@@ -50,10 +56,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from votemap_site.realtime.errors import CLOSED, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
+from votemap_site.realtime.errors import CLOSED, INTERNAL, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
 from votemap_site.realtime.ticker import Ticker
 
 from . import rules
+from .checkpoint import Checkpoint
 from .rooms import arena_room
 from .rules import GameState, RuleError
 
@@ -101,6 +108,9 @@ Emit = Callable[..., Awaitable[None]]
 # High-score entries kept for a retry while the database refuses them: the best
 # ones, so a long outage cannot grow the buffer with every player who scored.
 MAX_PENDING_SCORES = 1000
+# Key of a seat restored from a checkpoint until its player comes back: the
+# checkpoint holds public player ids, never session keys (grid_game/checkpoint.py).
+RESTORED_SEAT = "restored:"
 
 
 class ArenaRuntime:
@@ -112,6 +122,10 @@ class ArenaRuntime:
             width=info.width, height=info.height, coins=info.coins, rng=rng
         )
         self.tick = int(time.time() * hz)
+        # The highest tick this arena may broadcast (None: no limit). Set by the
+        # cluster (grid_game/cluster.py) to the reservation of the last stored
+        # checkpoint, so that a process taking over starts above every tick sent.
+        self.tick_ceiling: int | None = None
         self.dirty = True
         self.seats: dict[str, Seat] = {}
         self.spectators: set[str] = set()
@@ -153,8 +167,11 @@ class ArenaRuntime:
     def connections(self) -> int:
         return sum(len(seat.sids) for seat in self.seats.values()) + len(self.spectators)
 
+    def following_tick(self) -> int:
+        return max(self.tick + 1, int(time.time() * self.hz))
+
     def next_tick(self) -> int:
-        self.tick = max(self.tick + 1, int(time.time() * self.hz))
+        self.tick = self.following_tick()
         return self.tick
 
     def _player_dicts(self) -> list[dict[str, Any]]:
@@ -218,6 +235,7 @@ class Engine:
         idle_seconds: float = 300.0,
         rng_seed: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        create_runtimes: bool = True,
     ) -> None:
         if hz <= 0:
             raise ValueError("hz must be positive")
@@ -242,6 +260,9 @@ class Engine:
         self.idle_seconds = idle_seconds
         self.rng_seed = rng_seed
         self.clock = clock
+        # False on a process of a cluster: an arena is loaded only by `install`,
+        # once this process holds its lease (grid_game/cluster.py).
+        self.create_runtimes = create_runtimes
         self.arenas: dict[str, ArenaRuntime] = {}
         self.members: dict[str, Membership] = {}
         self._stopping = False
@@ -257,6 +278,9 @@ class Engine:
         arena = self.arenas.get(slug)
         if arena is not None:
             return arena
+        if not self.create_runtimes:
+            raise RealtimeError(INTERNAL, "this arena moved to another server process; join again",
+                                retry_after=0.5)
         info = await self.load_arena(slug)
         if info is None:
             raise RealtimeError(NOT_FOUND, f"no arena {slug[:64]!r}")
@@ -319,6 +343,8 @@ class Engine:
         if not arena.info.is_open:
             raise RealtimeError(CLOSED, "this arena is closed; you can still watch it (spectate)")
         seat = arena.seats.get(seat_key)
+        if seat is None:
+            seat = self._adopt_restored(arena, seat_key, player_id)
         now = self.clock()
         if seat is None:
             if len(arena.state.players) >= arena.info.max_players:
@@ -347,6 +373,16 @@ class Engine:
         seat.last_active = now
         self.members[sid] = Membership(slug=arena.slug, seat_key=seat_key)
         return arena.state.player(seat.player_id)
+
+    @staticmethod
+    def _adopt_restored(arena: ArenaRuntime, seat_key: str, player_id: str) -> Seat | None:
+        """A seat restored from a checkpoint becomes its player's again (same id,
+        position, score), under the session's key."""
+        seat = arena.seats.pop(RESTORED_SEAT + player_id, None)
+        if seat is not None:
+            seat.key = seat_key
+            arena.seats[seat_key] = seat
+        return seat
 
     def move(self, *, sid: str, direction: str, seq: int) -> dict[str, Any]:
         """Apply one move now, atomically (no await), and return the ack's data."""
@@ -454,7 +490,9 @@ class Engine:
             arena.housekeeping_at = now + min(1.0, self.interval * 5)
             await self._housekeeping(arena, now)
         payload = None
-        if arena.dirty:
+        # Over the ceiling, the state waits (still dirty) for the cluster's next
+        # checkpoint to raise it; never the case while checkpoints are stored.
+        if arena.dirty and (arena.tick_ceiling is None or arena.following_tick() <= arena.tick_ceiling):
             arena.dirty = False
             arena.next_tick()
             payload = arena.state_payload()
@@ -556,6 +594,97 @@ class Engine:
             arena.dirty = True
             if arena.connections():
                 self._ensure_loop(arena)
+
+    # ----- a cluster's arenas (grid_game/cluster.py) ------------------------
+    def install(
+        self, info: ArenaInfo, *, checkpoint: Checkpoint | None, anonymous_grace: float,
+    ) -> ArenaRuntime:
+        """Load an arena this process now holds the lease of, from its last checkpoint.
+
+        The board, players, positions and scores come back when the checkpoint
+        fits the arena (the same arena, size and coins); every restored seat starts as
+        disconnected, so it is kept for the grace period for its player to come
+        back (anonymous seats only for `anonymous_grace`: nothing can resume
+        them but the connection itself). `tick` starts above the checkpoint's
+        reservation. Nothing is broadcast until the cluster sets `tick_ceiling`.
+        """
+        arena = ArenaRuntime(info, rng=self._rng(info.slug), hz=self.hz)
+        if checkpoint is not None:
+            arena.tick = max(arena.tick, checkpoint.tick_reserved + 1)
+            saved = checkpoint.state
+            board = (saved.width, saved.height, saved.coin_count)
+            same_board = board == (info.width, info.height, info.coins)
+            if same_board and checkpoint.arena_id == info.id:
+                arena.state = saved
+                now = self.clock()
+                for player in saved.players:
+                    anonymous = player.id in checkpoint.anonymous
+                    gone = now - self.grace_seconds + anonymous_grace if anonymous else now
+                    arena.seats[RESTORED_SEAT + player.id] = Seat(
+                        key=RESTORED_SEAT + player.id, player_id=player.id, anonymous=anonymous,
+                        disconnected_at=min(now, gone), last_active=now)
+        arena.tick_ceiling = arena.tick
+        self.arenas[info.slug] = arena
+        if arena.seats:
+            self._ensure_loop(arena)  # expires the seats nobody comes back to
+        return arena
+
+    def checkpoint(self, slug: str, *, owner: str, tick_reserved: int, released: bool = False) -> Checkpoint:
+        arena = self.arenas[slug]
+        anonymous = frozenset(seat.player_id for seat in arena.seats.values() if seat.anonymous)
+        return Checkpoint(arena=slug, owner=owner, tick_reserved=tick_reserved, state=arena.state,
+                          anonymous=anonymous, released=released, arena_id=arena.info.id)
+
+    async def attach(
+        self, *, sid: str, seat_key: str, player_id: str, slug: str, name: str | None, spectate: bool,
+        anonymous: bool = False,
+    ) -> bool:
+        """Put a connection that was already in the game back in a loaded arena,
+        without the database (after the arena moved to this process): its seat
+        if it has one, else a new one, else (full, closed) as a spectator."""
+        arena = self.arenas.get(slug)
+        if arena is None:
+            return False
+        member = self.members.get(sid)
+        if member is not None:
+            return member.slug == slug
+        if not spectate:
+            try:
+                self._seat(arena, sid=sid, seat_key=seat_key, player_id=player_id, name=name,
+                           anonymous=anonymous)
+            except RealtimeError:
+                spectate = True
+        if spectate:
+            arena.spectators.add(sid)
+            self.members[sid] = Membership(slug=slug, seat_key=None)
+        arena.dirty = True
+        self._ensure_loop(arena)
+        await self._report_online(arena)
+        return True
+
+    async def detach(self, *, sid: str) -> None:
+        """The connection leaves its arena as on a disconnect (its seat is kept for the grace period)."""
+        await self._leave_socket(sid, explicit=False)
+
+    def members_of(self, slug: str) -> list[tuple[str, Membership]]:
+        return [(sid, member) for sid, member in self.members.items() if member.slug == slug]
+
+    async def unload(self, slug: str) -> None:
+        """Forget an arena (another process holds it now): its loop, members and count here."""
+        arena = self.arenas.pop(slug, None)
+        if arena is None:
+            return
+        if arena.ticker is not None:
+            await arena.ticker.stop()
+        for sid, _ in self.members_of(slug):
+            del self.members[sid]
+        if arena.pending_scores:
+            await self._flush_scores(arena)
+        if self.online_changed is not None and self._online.pop(slug, 0):
+            try:
+                await self.online_changed(slug, 0)
+            except Exception:
+                log.warning("could not publish players online for %s", slug, exc_info=True)
 
     # ----- queries and shutdown ---------------------------------------------
     def tick_cost(self) -> dict[str, float]:

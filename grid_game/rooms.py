@@ -2,7 +2,7 @@
 
 
 def arena_room(slug: str) -> str:
-    """The Socket.IO room of an arena's players and spectators (on the arena's worker)."""
+    """The Socket.IO room of an arena's players and spectators (on every process they are connected to)."""
     return "arena:" + slug
 
 

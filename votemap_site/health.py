@@ -67,7 +67,7 @@ def realtime_status() -> dict[str, object] | None:
         server = current()
     except RuntimeError:
         return None
-    return {
+    status: dict[str, object] = {
         "broadcast": server.broadcast_status(),
         "edge": {"connections": len(server.sio.edge.connections), "closed_by_edge": server.sio.edge.aborted},
         # Circuit breakers in front of the message queue and the shared state
@@ -75,3 +75,9 @@ def realtime_status() -> dict[str, object] | None:
         # the process still serves its own clients.
         "faults": server.faults_status(),
     }
+    # Several processes: which game arenas this one holds (grid_game/cluster.py).
+    game = next((n for n in server.namespaces if n.namespace == "/grid-game"), None)
+    cluster = getattr(game, "cluster", None)
+    if cluster is not None:
+        status["game"] = cluster.status()
+    return status

@@ -225,9 +225,9 @@ SOCKETIO_PING_TIMEOUT = env.int("SOCKETIO_PING_TIMEOUT", default=20)
 SOCKETIO_TRANSPORTS = _env_list("SOCKETIO_TRANSPORTS", ["websocket", "polling"])
 if not set(SOCKETIO_TRANSPORTS) <= {"websocket", "polling"} or not SOCKETIO_TRANSPORTS:
     raise ImproperlyConfigured("SOCKETIO_TRANSPORTS takes websocket and/or polling")
-# Namespaces served on a Socket.IO path of their own, so that a proxy can send
-# them to one dedicated worker: the grid game keeps each arena's live state in
-# one process (docs/deployment.md). Empty: everything on /socket.io/.
+# Namespaces served on a Socket.IO path of their own, so that a proxy can route
+# them apart (for example the game to some workers only; every worker can serve
+# any arena, docs/deployment.md). Empty: everything on /socket.io/.
 GAME_SOCKETIO_PATH = env.str("GAME_SOCKETIO_PATH", default="").strip("/")
 SOCKETIO_NAMESPACE_PATHS = {"/grid-game": GAME_SOCKETIO_PATH} if GAME_SOCKETIO_PATH else {}
 # How broadcasts reach this process's clients (votemap_site/realtime/broadcast.py):
@@ -369,3 +369,19 @@ if GAME_ANONYMOUS_SEATS < 0:
 GAME_CONFIG_POLL_SECONDS = env.float("GAME_CONFIG_POLL_SECONDS", default=1.0)
 # Empty: coins and start cells from fresh randomness; any text replays them.
 GAME_RNG_SEED = env.str("GAME_RNG_SEED", default="")
+# Several processes (a queue configured): each arena has one authority, the
+# holder of its lease (grid_game/cluster.py, docs/deployment.md). The lease
+# lives this long and is renewed three times within it: a dead owner's arenas
+# are taken over within about that time plus a second.
+GAME_LEASE_SECONDS = env.float("GAME_LEASE_SECONDS", default=3.0)
+# How often the owner stores a changed arena's checkpoint (what a takeover restores).
+GAME_CHECKPOINT_SECONDS = env.float("GAME_CHECKPOINT_SECONDS", default=1.0)
+# An owner drops the players of a process it has not heard from for this long
+# (no ghost players of a dead process); processes heartbeat three times within it.
+GAME_PEER_TIMEOUT_SECONDS = env.float("GAME_PEER_TIMEOUT_SECONDS", default=3.0)
+# A forwarded join or move without the owner's answer within this long gets `internal` with retry_after.
+GAME_FORWARD_TIMEOUT_SECONDS = env.float("GAME_FORWARD_TIMEOUT_SECONDS", default=1.5)
+for _name in ("GAME_LEASE_SECONDS", "GAME_CHECKPOINT_SECONDS", "GAME_PEER_TIMEOUT_SECONDS",
+              "GAME_FORWARD_TIMEOUT_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be positive")

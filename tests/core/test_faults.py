@@ -17,6 +17,7 @@ whose version jumps is repaired with `get_snapshot`.
 """
 
 import asyncio
+import secrets
 import os
 import shutil
 import signal
@@ -217,8 +218,12 @@ class MapPage:
         self.client.on("votes", self._on_votes, namespace=NS)
         self.client.on("viewers", lambda data: self.viewers.append(data["count"]), namespace=NS)
 
-    async def connect(self) -> None:
-        await self.client.connect(self.url, namespaces=[NS], transports=["websocket"], wait_timeout=10)
+    async def connect(self, *, session: str | None = None) -> None:
+        # A session cookie (any well-formed key) is what nginx's affinity hashes
+        # on; without one, every client of this test would share 127.0.0.1's worker.
+        headers = {"Cookie": f"sessionid={session}"} if session else {}
+        await self.client.connect(self.url, namespaces=[NS], transports=["websocket"], wait_timeout=10,
+                                  headers=headers)
 
     def _apply_snapshot(self, data: dict) -> None:
         if data["version"] >= self.version:
@@ -548,8 +553,10 @@ class ChatMember:
         if data["room"] == self.room:
             self.members.append(data["count"])
 
-    async def connect(self) -> None:
-        await self.client.connect(self.url, namespaces=["/chat"], transports=["websocket"], wait_timeout=10)
+    async def connect(self, *, session: str | None = None) -> None:
+        headers = {"Cookie": f"sessionid={session}"} if session else {}
+        await self.client.connect(self.url, namespaces=["/chat"], transports=["websocket"], wait_timeout=10,
+                                  headers=headers)
 
     async def close(self) -> None:
         try:
@@ -591,10 +598,21 @@ async def test_sigkill_of_one_worker_behind_nginx_loses_and_doubles_nothing(
                   for n in range(6)]
         members = [ChatMember(site, "cats") for _ in range(4)]
         for page in [*voters, *members]:
-            await page.connect()
-        # least_conn spreads them: both workers have clients.
-        for worker in workers:
-            assert (await asyncio.to_thread(healthz, worker.url))["realtime"]["edge"]["connections"] > 0
+            await page.connect(session=secrets.token_hex(16))
+
+        async def per_worker() -> list[int]:
+            return [(await asyncio.to_thread(healthz, worker.url))["realtime"]["edge"]["connections"]
+                    for worker in workers]
+
+        # nginx hashes each session to a worker: both must have voters. Random
+        # keys can land on one worker; move one voter to a new session until not.
+        for attempt in range(40):
+            if all(await per_worker()):
+                break
+            moved = voters[attempt % len(voters)]
+            await moved.close()
+            await moved.connect(session=secrets.token_hex(16))
+        assert all(await per_worker()), "both workers have clients"
         await async_wait_until(lambda: all(p.members and p.members[-1] == 4 for p in members),
                                message="members before the kill")
 

@@ -84,6 +84,12 @@ def scrape_here() -> str:
 
 @pytest.mark.django_db(transaction=True)
 async def test_events_acks_and_connections_are_counted(sio_client) -> None:
+    from asgiref.sync import sync_to_async
+
+    from dashboard.services import provinces_seed
+
+    # An earlier transactional test may have flushed the seeded provinces.
+    await sync_to_async(provinces_seed)()
     ns = "/map-dashboard"
     before = scrape_here()
     client = await sio_client(ns)

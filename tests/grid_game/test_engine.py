@@ -326,3 +326,79 @@ async def test_the_loop_of_an_empty_arena_ends_and_the_next_join_starts_it_again
     ticks = [state["tick"] for state in fakes.states()]
     assert ticks == sorted(set(ticks))  # strictly increasing across the restart
     await engine.stop()
+
+
+# ----- an arena moved to this process (grid_game/cluster.py) ---------------
+def _saved(fakes, *, tick_reserved):
+    from grid_game import checkpoint as checkpoints
+
+    engine = fakes.engine()
+    arena = engine.install(fakes.info, checkpoint=None, anonymous_grace=2)
+    for i, name in enumerate(["Ana", "Bo"]):
+        engine._seat(arena, sid=f"old{i}", seat_key=f"k{i}", player_id=f"p{i}", name=name, anonymous=i == 1)
+    state = arena.state
+    return state, checkpoints.Checkpoint(arena="main", owner="other", tick_reserved=tick_reserved,
+                                         state=state, anonymous=frozenset({"p1"}), arena_id=fakes.info.id)
+
+
+async def test_install_restores_the_board_and_starts_above_the_reservation():
+    import time
+
+    fakes = Fakes()
+    far = int(time.time() * 50) + 10_000
+    state, saved = _saved(fakes, tick_reserved=far)
+    engine = fakes.engine(create_runtimes=False, grace_seconds=30)
+    arena = engine.install(fakes.info, checkpoint=saved, anonymous_grace=2)
+    assert arena.state == state
+    assert arena.tick > far
+    # Nothing is broadcast until the cluster stored a checkpoint and set the ceiling.
+    assert arena.tick_ceiling == arena.tick
+    # The session's player comes back through another connection: same player.
+    data = await engine.join(sid="new0", seat_key="k0", player_id="p0", slug="main", name=None,
+                             spectate=False)
+    assert data["you"] == state.player("p0").as_dict()
+    assert data["state"]["tick"] > far
+    # An anonymous seat nobody comes back to goes after `anonymous_grace`; a
+    # session's seat is kept for the whole grace period.
+    fakes.now += 3
+    await async_wait_until(lambda: not arena.state.has_player("p1"), message="the anonymous seat given up")
+    assert arena.state.has_player("p0")
+    await engine.stop()
+
+
+async def test_a_state_over_the_ceiling_waits_for_it_to_be_raised():
+    fakes = Fakes()
+    engine = fakes.engine(create_runtimes=False)
+    arena = engine.install(fakes.info, checkpoint=None, anonymous_grace=2)
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    engine.move(sid="s1", direction="left", seq=1)
+    engine.move(sid="s1", direction="up", seq=2)
+    await asyncio.sleep(0.2)  # ten ticks of the loop: none may broadcast
+    assert fakes.states() == [] and arena.dirty
+    arena.tick_ceiling = arena.following_tick() + 100
+    await async_wait_until(fakes.states, message="a state once the ceiling is raised")
+    assert all(s["tick"] <= arena.tick_ceiling for s in fakes.states())
+    await engine.stop()
+
+
+async def test_an_engine_of_a_cluster_never_loads_an_arena_by_itself():
+    fakes = Fakes()
+    engine = fakes.engine(create_runtimes=False)
+    with pytest.raises(RealtimeError) as refused:
+        await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name=None, spectate=False)
+    assert refused.value.code == "internal" and refused.value.retry_after
+    assert engine.arenas == {}
+
+
+async def test_a_checkpoint_of_another_arena_with_the_same_slug_gives_a_fresh_board():
+    import dataclasses
+    import time
+
+    fakes = Fakes()
+    far = int(time.time() * 50) + 10_000
+    _, saved = _saved(fakes, tick_reserved=far)
+    engine = fakes.engine(create_runtimes=False)
+    arena = engine.install(fakes.info, checkpoint=dataclasses.replace(saved, arena_id=99), anonymous_grace=2)
+    assert arena.state.players == () and arena.seats == {}
+    assert arena.tick > far
+    await engine.stop()

@@ -91,6 +91,11 @@ export function startArena() {
 
   const socket = connectNamespace(config.namespace);
 
+  // Joins refused with `internal` and a retry_after (the arena is moving to
+  // another server process) are retried, a few times in a row at most.
+  const MAX_JOIN_RETRIES = 10;
+  let joinRetries = 0;
+
   async function join({ spectate = false, name = null } = {}) {
     const payload = { arena: slug, spectate };
     const chosen = name || storedName;
@@ -100,8 +105,13 @@ export function startArena() {
       const code = response.error.code;
       notice(response.error.message);
       if ((code === "closed" || code === "invalid") && !spectate) return join({ spectate: true });
+      if (code === "internal" && response.error.retry_after && joinRetries < MAX_JOIN_RETRIES) {
+        joinRetries += 1;
+        setTimeout(() => { if (socket.connected) join({ spectate, name }); }, response.error.retry_after * 1000);
+      }
       return;
     }
+    joinRetries = 0;
     const data = response.data;
     if (data.you) notice(game.open ? "" : els.notice.textContent);
     showState(game.applyJoin(data));
