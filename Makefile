@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run run-workers cluster test test-frontend setup build lock messages mutate bench-map bench-chat bench-game bench-edge clean
+.PHONY: run run-workers cluster test test-frontend setup build lock messages mutate bench-map bench-chat bench-game bench-edge bench-cluster clean
 
 # uvicorn with the site's flags (votemap_site/serve.py says which and why).
 run: setup
@@ -122,6 +122,16 @@ bench-edge: setup
 	$(PY) bench/compare.py --map bench/dashboard/results/edge-map.json --chat bench/chat/results-edge.json --game bench/grid_game/results-edge.json
 	taskset -c 1 $(PY) -m bench.edge_cost --base-root $(BASE)
 	$(PY) bench/hostile.py
+
+# The map and the game in cluster mode (2 workers on PostgreSQL + Redis, and +
+# RabbitMQ) beside the embedded mode, interleaved, 2 repeats, on service
+# instances of the run's own (PostgreSQL, Redis and RabbitMQ's server binaries
+# must be installed); then the chart and the capacity model
+# (docs/benchmarks.md, "Cluster mode and capacity").
+bench-cluster: setup
+	$(PY) bench/cluster/run.py
+	$(PY) bench/cluster/chart.py
+	$(PY) bench/cluster/capacity.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles votemap_site/static/build

@@ -32,6 +32,62 @@ def proc_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()
+
+
+def process_tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and all its descendants, living or
+    exited: its own utime + stime, the cutime + cstime of the children it has
+    reaped, and the same for every living descendant. For PostgreSQL's
+    postmaster this is the whole server (each session is a child process);
+    the difference of two readings is what the tree used in between, with
+    children that started or exited meanwhile included."""
+    try:
+        fields = _stat_fields(pid)
+    except (OSError, IndexError):
+        return None
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(_stat_fields(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited while listing
+            children.setdefault(parent, []).append(int(entry))
+    ticks = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            stat = fields if current == pid else _stat_fields(current)
+        except (OSError, IndexError):
+            continue  # exited meanwhile: its time is now in its parent's cutime (or lost, if read after)
+        ticks += int(stat[11]) + int(stat[12]) + int(stat[13]) + int(stat[14])
+        todo.extend(children.get(current, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def parse_cpu_pids(spec: str) -> dict[str, int]:
+    """"worker0=123,postgres=456" -> {"worker0": 123, "postgres": 456} (process trees to measure)."""
+    found: dict[str, int] = {}
+    for item in spec.split(","):
+        if item.strip():
+            name, _, pid = item.partition("=")
+            found[name.strip()] = int(pid)
+    return found
+
+
+def trees_cpu_seconds(pids: dict[str, int]) -> dict[str, float | None]:
+    return {name: process_tree_cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_used(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float | None]:
+    return {name: None if before.get(name) is None or after.get(name) is None
+            else round(after[name] - before[name], 3) for name in after}
+
+
 def proc_runqueue_wait(pid: int | str, *, all_threads: bool = True) -> float | None:
     """Seconds a process's threads (or its main thread) spent runnable but waiting
     for a CPU (schedstat); pid may be "self"."""

@@ -21,6 +21,13 @@ without being the bottleneck; its own CPU use is measured and reported.
   any order.
 - `--db` (a SQLite file) checks afterwards that every acked `vote_id` is in
   `dashboard_vote`.
+- `--url` may list several servers (comma-separated: the workers of a
+  cluster); viewers and voters are spread over them round-robin, so a vote
+  is visible only when it reached the viewers of every server.
+- `--cpu-pids name=pid,...` reports the CPU seconds each process tree used in
+  the measured window (`cpu_seconds`: a server, PostgreSQL's postmaster with
+  its sessions, Redis...); `delivered_in_window` counts the `votes` frames
+  every connection received in it.
 
 Prints one JSON object (and writes it to `--json`).
 """
@@ -47,9 +54,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 from bench.rawsocket import (  # noqa: E402
     RawSocketIOConnection,
     cpu_seconds,
+    cpu_used,
     mask_frame,
+    parse_cpu_pids,
     proc_cpu_seconds,
     proc_runqueue_wait,
+    trees_cpu_seconds,
 )
 
 NAMESPACE = "/map-dashboard"
@@ -130,9 +140,13 @@ class Conn(RawSocketIOConnection):
 class LoadGen:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        parts = urlsplit(args.url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
+        self.targets = []  # (host, port) of each server, connections round-robin over them
+        for url in args.url.split(","):
+            parts = urlsplit(url.strip())
+            self.targets.append((parts.hostname or "127.0.0.1", parts.port or 80))
+        self.opened = 0
+        self.counting = False  # inside the measured window
+        self.delivered = 0
         self.viewers: list[Conn] = []
         self.voters: list[Conn] = []
         # delta stream: version -> (first receive time, counts); completion per version
@@ -173,6 +187,8 @@ class LoadGen:
             if len(self.parsed) > 256:
                 self.parsed.clear()
             self.parsed[payload] = version
+        if self.counting:
+            self.delivered += 1
         last = conn.last_version
         if last is not None and version != last + 1 and version > last:
             self.gaps += 1
@@ -206,11 +222,13 @@ class LoadGen:
         conns: list[Conn] = []
 
         async def one() -> None:
+            host, port = self.targets[self.opened % len(self.targets)]
+            self.opened += 1
             async with sem:
                 for attempt in range(5):
                     try:
                         _, conn = await loop.create_connection(
-                            lambda: Conn(self, role, f"{self.host}:{self.port}"), self.host, self.port
+                            lambda: Conn(self, role, f"{host}:{port}"), host, port
                         )
                         await asyncio.wait_for(conn.ready, 30)
                         conns.append(conn)
@@ -240,6 +258,8 @@ class LoadGen:
         gc.disable()
 
         interval = 0.005
+        cpu_pids = parse_cpu_pids(args.cpu_pids)
+        trees0: dict[str, float | None] = {}
         begin = time.perf_counter()
         warm_end = begin + args.warmup
         end = warm_end + args.duration
@@ -258,7 +278,9 @@ class LoadGen:
                 cpu0, wall0 = cpu_seconds(), now
                 server_cpu0 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
                 server_wait0 = proc_runqueue_wait(args.server_pid) if args.server_pid else None
+                trees0 = trees_cpu_seconds(cpu_pids)
                 window_first = len(self.acks)
+                self.counting = True
             due += (now - last) * args.rate
             last = now
             burst = int(due)
@@ -274,6 +296,8 @@ class LoadGen:
         cpu1, wall1 = cpu_seconds(), time.perf_counter()
         server_cpu1 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
         server_wait1 = proc_runqueue_wait(args.server_pid) if args.server_pid else None
+        trees1 = trees_cpu_seconds(cpu_pids)
+        self.counting = False
         acks_at_end = len(self.acks)
         # Drain: wait for outstanding acks and for the last deltas to reach every viewer.
         drain_deadline = time.perf_counter() + args.drain
@@ -300,6 +324,8 @@ class LoadGen:
                 if server_wait0 is not None and server_wait1 is not None else None
             ),
             acks_received_in_window_per_s=round((acks_at_end - window_first) / measured_seconds, 1),
+            delivered_in_window=self.delivered,
+            cpu_seconds=cpu_used(trees0, trees1),
         )
         # Server CPU time per acked vote: comparable across runs even when the shared
         # machine gives the server less than a whole core.
@@ -417,6 +443,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connect-concurrency", type=int, default=64)
     parser.add_argument("--db", default="", help="SQLite file to check every acked vote_id against")
     parser.add_argument("--server-pid", type=int, default=0, help="measure this process's CPU too")
+    parser.add_argument("--cpu-pids", default="", help="name=pid,...: process trees whose CPU to report")
     parser.add_argument("--label", default="")
     parser.add_argument("--json", default="", help="also write the result here")
     return parser.parse_args(argv)

@@ -16,6 +16,16 @@ drain time count as lost (and as infinitely late in the percentiles).
 
 Prints one JSON object (last line) with the percentiles and the CPU used by
 this process and, with --server-pid, by the server.
+
+`--url` may list several servers (comma-separated: the workers of a
+cluster): the players of each arena are spread over them round-robin, so
+every arena has players on every server; `players_seen` (the fewest and
+most players in the last state each player received) tells whether they
+all play in one arena or each server runs an arena of its own.
+`--cpu-pids name=pid,...` reports
+the CPU seconds each process tree used in the measured window
+(`cpu_seconds`), and `states_in_window` counts the `state` frames all
+players received in it.
 """
 
 import argparse
@@ -26,10 +36,14 @@ import os
 import random
 import re
 import resource
+import sys
 import time
 from pathlib import Path
 
 from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for bench.*
+from bench.rawsocket import cpu_used, parse_cpu_pids, trees_cpu_seconds  # noqa: E402
 
 NS = "/grid-game"
 TICK_RE = re.compile(r'"tick":(\d+)')
@@ -57,10 +71,11 @@ def self_cpu_seconds() -> float:
 
 
 class Player:
-    def __init__(self, run: "Run", arena: str, index: int) -> None:
+    def __init__(self, run: "Run", arena: str, index: int, url: str) -> None:
         self.run = run
         self.arena = arena
         self.index = index
+        self.url = url
         self.ws = None
         self.acks: dict[int, asyncio.Future] = {}
         self.next_ack = 0
@@ -71,6 +86,7 @@ class Player:
         self.x = self.y = 0
         self.width = self.height = 1
         self.errors = 0
+        self.last_state = ""  # decoded once, after the run
 
     async def call(self, event: str, payload: dict) -> dict:
         self.next_ack += 1
@@ -91,6 +107,7 @@ class Player:
                     if match:
                         self.ticks.append(int(match.group(1)))
                         self.times.append(now)
+                        self.last_state = message
                 elif message.startswith(prefix_ack):
                     body = message[len(prefix_ack):]
                     split = body.index("[")
@@ -103,7 +120,7 @@ class Player:
             pass
 
     async def start(self) -> None:
-        url = self.run.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         self.ws = await connect(url, compression=None, max_size=2**24, ping_interval=None,
                                 open_timeout=60)
         opening = await self.ws.recv()
@@ -160,10 +177,11 @@ class Run:
         self.window_start = float("inf")
         self.window_end = float("inf")
         self.players: list[Player] = []
+        urls = [url.strip() for url in args.url.split(",") if url.strip()]
         for a in range(args.arenas):
             slug = args.arena if args.arenas == 1 and args.arena else f"{args.arena_prefix}-{a}"
             for p in range(args.players):
-                self.players.append(Player(self, slug, p))
+                self.players.append(Player(self, slug, p, urls[p % len(urls)]))
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -198,11 +216,14 @@ async def main(args: argparse.Namespace) -> dict:
     stats_before = read_stats(args.stats_file)
     cpu0, srv0 = self_cpu_seconds(), (proc_cpu_seconds(args.server_pid) if args.server_pid else 0.0)
     wait0, swait0 = runqueue_wait_seconds("self"), runqueue_wait_seconds(args.server_pid or "self")
+    cpu_pids = parse_cpu_pids(args.cpu_pids)
+    trees0 = trees_cpu_seconds(cpu_pids)
     run.window_start = time.perf_counter()
     run.window_end = run.window_start + args.duration
     await asyncio.sleep(args.duration)
     cpu1, srv1 = self_cpu_seconds(), (proc_cpu_seconds(args.server_pid) if args.server_pid else 0.0)
     wait1, swait1 = runqueue_wait_seconds("self"), runqueue_wait_seconds(args.server_pid or "self")
+    trees1 = trees_cpu_seconds(cpu_pids)
     stats_after = read_stats(args.stats_file)
     run.stop_moving = True
     await asyncio.sleep(args.drain)
@@ -255,12 +276,20 @@ async def main(args: argparse.Namespace) -> dict:
         "seen_max_ms": round(1000 * padded[-1], 1) if padded else None,
         "ack_ms": {q: round(1000 * percentile(rtts, q), 1) for q in (50, 99)},
         "states_per_s": round(sum(len(p.ticks) for p in run.players) / (window + args.warmup + args.drain), 1),
+        "states_in_window": sum(bisect.bisect_left(p.times, run.window_end)
+                                - bisect.bisect_left(p.times, run.window_start) for p in run.players),
+        "cpu_seconds": cpu_used(trees0, trees1),
         "generator_cpu": round((cpu1 - cpu0) / window, 3),
         "server_cpu": round((srv1 - srv0) / window, 3) if args.server_pid else None,
         # Share of the window the main thread waited for its core (0 on an idle machine).
         "generator_runqueue_wait": round((wait1 - wait0) / window, 3),
         "server_runqueue_wait": round((swait1 - swait0) / window, 3) if args.server_pid else None,
     }
+    seen = []
+    for p in run.players:
+        if p.last_state:
+            seen.append(len(json.loads(p.last_state[len(f"42{NS},"):])[1]["players"]))
+    result["players_seen"] = [min(seen), max(seen)] if seen else None
     if stats_before and stats_after:
         ticks = stats_after["ticks"] - stats_before["ticks"]
         work = stats_after["work_seconds"] - stats_before["work_seconds"]
@@ -292,6 +321,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connect-concurrency", type=int, default=32)
     parser.add_argument("--sample-every", type=int, default=1, help="use every n-th move for latencies")
     parser.add_argument("--server-pid", type=int, default=0)
+    parser.add_argument("--cpu-pids", default="", help="name=pid,...: process trees whose CPU to report")
     parser.add_argument("--stats-file", default="")
     return parser.parse_args()
 
