@@ -30,3 +30,13 @@ async def test_frames_of_one_iteration_are_one_write_per_transport_in_order():
     frames.write(one, b"d")
     await asyncio.sleep(0)
     assert one.writes == [b"abc", b"d"]
+
+
+async def test_held_frames_are_found_by_socket_until_the_flush():
+    frames = FrameCoalescer()
+    transport, sock = Transport(), object()
+    frames.write(transport, b"a", sock=sock)
+    frames.held[sock].append(b"b")  # what a later emit of the same iteration does
+    frames.write(transport, b"c")  # an ack for the same connection
+    await asyncio.sleep(0)
+    assert transport.writes == [b"abc"] and frames.held == {}

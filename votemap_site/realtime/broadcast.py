@@ -259,14 +259,17 @@ class FrameCoalescer:
     written here: `_direct_target`). Memory: one iteration's frames.
     """
 
-    __slots__ = ("_pending", "writes", "frames")
+    __slots__ = ("_pending", "held", "writes", "frames")
 
     def __init__(self) -> None:
         self._pending: dict[Any, list[bytes]] = {}
+        # engine.io socket -> its frames of this iteration (the same list as in
+        # _pending), so a batch's later emits skip the checks of _direct_target.
+        self.held: dict[Any, list[bytes]] = {}
         self.writes = 0  # transport.write calls (tests and benchmarks)
         self.frames = 0  # frames written
 
-    def write(self, transport: Any, frame: bytes) -> None:
+    def write(self, transport: Any, frame: bytes, *, sock: Any = None) -> None:
         pending = self._pending
         frames = pending.get(transport)
         if frames is not None:
@@ -274,10 +277,13 @@ class FrameCoalescer:
             return
         if not pending:
             asyncio.get_running_loop().call_soon(self.flush)
-        pending[transport] = [frame]
+        frames = pending[transport] = [frame]
+        if sock is not None:
+            self.held[sock] = frames
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
+        self.held = {}
         for transport, frames in pending.items():
             self.frames += len(frames)
             if transport.is_closing():
@@ -397,6 +403,7 @@ class _FastEmitMixin:
             return True
         frame = websocket_text_frame(eio_pkt.encode())
         write = self.frames.write
+        held = self.frames.held
         eio = self.server.eio
         sockets = eio.sockets
         ping_timeout = eio.ping_timeout
@@ -409,13 +416,20 @@ class _FastEmitMixin:
                 sock = sockets.get(eio_sid)
                 if sock is None or sock.closed:
                     continue  # gone: the stock path would only log and drop it
+                frames = held.get(sock)
+                if frames is not None and not sock.queue.qsize():
+                    # Passed every check below earlier in this iteration, and nothing
+                    # was queued for its writer since: behind the frames already held.
+                    frames.append(frame)
+                    direct += 1
+                    continue
                 last_ping = sock.last_ping
                 if last_ping and now - last_ping > ping_timeout:
                     slow.append(eio_sid)  # let engine.io's send() notice the timeout and close it
                     continue
                 transport = _direct_target(sock)
                 if transport is not None:
-                    write(transport, frame)
+                    write(transport, frame, sock=sock)
                     direct += 1
                 else:
                     sock.queue.put_nowait(eio_pkt)
