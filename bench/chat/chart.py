@@ -1,6 +1,13 @@
-"""Draw bench/chat/results.json as docs/img/bench-chat.png (SVG rendered by Chromium).
+"""Draw a /chat benchmark as docs/img/bench-chat.png (SVG rendered by Chromium).
 
-    python bench/chat/chart.py [--results bench/chat/results.json] [--out docs/img/bench-chat.png]
+    python bench/chat/chart.py --results bench/chat/results.json \
+        --summary bench/chat/summary/chat-200.json --out docs/img/bench-chat.png
+    python bench/chat/chart.py --summary bench/chat/summary/chat-200.json --out docs/img/bench-chat.png
+
+With `--results` (run.py's raw output, not in git) it first writes `--summary`:
+the command, the machine's load and every run's figures without the
+per-second timelines, small enough to commit. The chart is always drawn
+from the summary, so a committed summary redraws the committed chart.
 
 Left: p99 send-to-all-delivered latency against the offered rate (log scale,
 the WORST repeat per rate: what held in every repeat), with the 200 ms line.
@@ -126,12 +133,36 @@ def svg(report: dict) -> str:
     return "\n".join(out)
 
 
+SUMMARY_FIELDS = (
+    "label", "offered_rate", "repeat", "members", "senders", "duration", "acked_per_s", "deliveries_per_s",
+    "delivered_p50_ms", "delivered_p99_ms", "delivered_max_ms", "ack_p99_ms", "unacked", "errors",
+    "not_delivered_to_all", "missing_in_db", "connections_lost", "server_cpu", "generator_cpu",
+    "server_run_queue_wait_s", "generator_run_queue_wait_s", "generator_max_loop_lag_ms",
+    "loadavg_before_after", "failed",
+)
+
+
+def summarise(report: dict) -> dict:
+    keep = ("members", "duration", "rates", "nice", "cpus", "command", "cpu_count", "sustained",
+            "sustained_every_repeat")
+    summary = {key: report.get(key) for key in keep}
+    summary["results"] = [
+        {key: r[key] for key in SUMMARY_FIELDS if key in r} for r in report["results"]
+    ]
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", default=str(ROOT / "bench" / "chat" / "results.json"))
+    parser.add_argument("--results", default=None, help="run.py's raw output, summarised into --summary first")
+    parser.add_argument("--summary", default=str(ROOT / "bench" / "chat" / "summary" / "chat-200.json"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "img" / "bench-chat.png"))
     args = parser.parse_args()
-    report = json.loads(Path(args.results).read_text())
+    if args.results:
+        Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
+        summary = summarise(json.loads(Path(args.results).read_text()))
+        Path(args.summary).write_text(json.dumps(summary, indent=1) + "\n")
+    report = json.loads(Path(args.summary).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "chart.html"
         page.write_text(f"<!doctype html><html><body style='margin:0'>{svg(report)}</body></html>")
