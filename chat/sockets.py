@@ -68,6 +68,10 @@ it beyond them):
   at most COUNTED_MAX (older ids cannot come back from the poll, and counting
   a message twice changes nothing anyway: a sender holds one use of a word).
 - `_reserved`: the folded staff names, as many as staff users allow.
+- `_pending`: messages waiting for the next group commit: what the
+  per-connection rate limit (CHAT_MESSAGE_RATE, bursts of
+  CHAT_MESSAGE_BURST) admits while one commit runs; a batch takes at most
+  MAX_BATCH of them.
 - Idempotency of `client_id` and message history live in the database
   (a unique constraint and indexed queries), not in memory.
 """
