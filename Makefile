@@ -96,7 +96,7 @@ bench-map: setup
 
 bench-chat: setup
 	$(PY) bench/chat/run.py --servers site,bare,bare-fast --rates 150,200,300,400 --duration 12 --repeat 2
-	$(PY) bench/chat/chart.py
+	$(PY) bench/chat/chart.py --results bench/chat/results.json --summary bench/chat/summary/chat-200.json
 	$(PY) bench/chat/trending_cost.py --json bench/chat/trending_cost.json
 
 bench-game: setup

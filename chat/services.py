@@ -13,16 +13,18 @@ reserved (compared after NFKC and case folding).
 import hashlib
 import unicodedata
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from votemap_site.realtime.errors import CLOSED, INVALID, NOT_FOUND, RealtimeError
 
 from .models import Message, ModerationEvent, Room, StaffNickname
-from .selectors import message_as_dict, nickname_reserved_keys
-from .senders import nickname_fold, sender_color
+from .selectors import iso_z, message_as_dict, nickname_reserved_keys
+from .senders import nickname_fold, sender_color, sender_tag
 
 MAX_TEXT = 500
 MAX_NICKNAME = 32
@@ -119,6 +121,128 @@ def staff_nickname_record(*, user_id: int, nickname: str) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MessageRequest:
+    """One `send_message`, validated by the namespace, waiting for its batch."""
+
+    room_id: int
+    room_slug: str
+    author: str
+    sender_key: str
+    text: str  # cleaned (message_text_clean)
+    staff: bool = False
+    client_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    """What one request of a batch got: the stored message (`created` False for
+    a retry of a stored `client_id`), or the error its ack carries."""
+
+    message: dict[str, Any] | None = None
+    created: bool = False
+    error: RealtimeError | None = None
+
+    def unwrap(self) -> tuple[dict[str, Any], bool]:
+        if self.error is not None:
+            raise self.error
+        assert self.message is not None
+        return self.message, self.created
+
+
+_INSERT_COLUMNS = ("room_id", "author", "color", "sender_key", "staff", "text", "client_id", "created_at")
+
+
+def message_post_batch(*, requests: Sequence[MessageRequest]) -> list[MessageOutcome]:
+    """Store a tick's messages in ONE transaction, in order; one outcome per request.
+
+    A request whose (sender, `client_id`) is already stored, or earlier in the
+    same batch, gets that message back (created False). A closed or deleted
+    room answers its requests with an error outcome and stores nothing for
+    them. Any database error propagates: the transaction is rolled back, so
+    nothing of the batch is stored, and the caller answers every request with
+    an error. Ids increase in request order (one INSERT per row, in order).
+    """
+    if not requests:
+        raise ValueError("an empty batch")
+    try:
+        return _post_batch_once(requests)
+    except IntegrityError:
+        # A client_id raced in from another worker between our read and our
+        # insert: the whole batch was rolled back; once more finds that row.
+        return _post_batch_once(requests)
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _post_batch_once(requests: Sequence[MessageRequest]) -> list[MessageOutcome]:
+    # Plain SQL for the three statements every batch runs (the ORM's query
+    # building was most of a batch's cost); the ORM only for retries.
+    now = timezone.now()
+    client_id_field = Message._meta.get_field("client_id")
+    created_at = Message._meta.get_field("created_at").get_db_prep_value(now, connection)
+    quote = connection.ops.quote_name
+    messages, rooms = quote(Message._meta.db_table), quote(Room._meta.db_table)
+    columns = ", ".join(quote(name) for name in _INSERT_COLUMNS)
+    # RETURNING: SQLite >= 3.35 and PostgreSQL; one row per statement keeps id order.
+    insert = f"INSERT INTO {messages} ({columns}) VALUES ({_placeholders(len(_INSERT_COLUMNS))}) RETURNING id"
+    db_client_id = {
+        r.client_id: client_id_field.get_db_prep_value(r.client_id, connection)
+        for r in requests if r.client_id is not None
+    }
+    outcomes: list[MessageOutcome] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        room_ids = sorted({r.room_id for r in requests})
+        cursor.execute(f"SELECT id, is_open FROM {rooms} WHERE id IN ({_placeholders(len(room_ids))})", room_ids)
+        is_open = {room_id: bool(value) for room_id, value in cursor.fetchall()}
+        stored: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+        if db_client_id:
+            values = list(db_client_id.values())
+            cursor.execute(
+                f"SELECT sender_key, client_id FROM {messages} WHERE client_id IN ({_placeholders(len(values))})",
+                values,
+            )
+            wanted = {(r.sender_key, db_client_id[r.client_id]) for r in requests if r.client_id is not None}
+            if any(tuple(row) in wanted for row in cursor.fetchall()):
+                # Retries (rare): read the stored messages as any other read does.
+                senders = {r.sender_key for r in requests if r.client_id is not None}
+                earlier = Message.objects.filter(client_id__in=list(db_client_id), sender_key__in=senders)
+                for message in earlier.select_related("room"):
+                    stored[(message.sender_key, message.client_id)] = message_as_dict(
+                        message, room_slug=message.room.slug
+                    )
+        for request in requests:
+            key = (request.sender_key, request.client_id) if request.client_id is not None else None
+            if key is not None and key in stored:
+                outcomes.append(MessageOutcome(message=stored[key], created=False))
+                continue
+            room_open = is_open.get(request.room_id)
+            if room_open is None:
+                missing = RealtimeError(NOT_FOUND, f"no room {request.room_slug!r}")
+                outcomes.append(MessageOutcome(error=missing))
+                continue
+            if not room_open:
+                outcomes.append(MessageOutcome(error=RealtimeError(CLOSED, "this room is closed")))
+                continue
+            color = sender_color(request.sender_key, staff=request.staff)
+            cursor.execute(insert, [
+                request.room_id, request.author, color, request.sender_key, request.staff, request.text,
+                db_client_id.get(request.client_id) if request.client_id is not None else None, created_at,
+            ])
+            (message_id,) = cursor.fetchone()
+            message = {
+                "id": message_id, "room": request.room_slug, "author": request.author,
+                "color": color, "tag": sender_tag(request.sender_key), "staff": request.staff,
+                "text": request.text, "created_at": iso_z(now),
+            }
+            if key is not None:
+                stored[key] = message
+            outcomes.append(MessageOutcome(message=message, created=True))
+    return outcomes
+
+
 def message_post(
     *,
     room_id: int,
@@ -129,32 +253,15 @@ def message_post(
     staff: bool = False,
     client_id: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Store a message. Returns (message, created); a retry with the same
-    `client_id` from the same sender returns the stored message, created False."""
-    text = message_text_clean(text)
-    cid = uuid.UUID(client_id) if client_id else None
-    if cid is not None:
-        existing = Message.objects.filter(sender_key=sender_key, client_id=cid).select_related("room").first()
-        if existing is not None:
-            return message_as_dict(existing, room_slug=existing.room.slug), False
-    try:
-        with transaction.atomic():
-            room = Room.objects.filter(id=room_id).values_list("is_open", flat=True).first()
-            if room is None:
-                raise RealtimeError(NOT_FOUND, f"no room {room_slug!r}")
-            if not room:
-                raise RealtimeError(CLOSED, "this room is closed")
-            message = Message.objects.create(
-                room_id=room_id, author=author, color=sender_color(sender_key, staff=staff),
-                sender_key=sender_key, staff=staff, text=text, client_id=cid, created_at=timezone.now(),
-            )
-    except IntegrityError:
-        # The same client_id raced in from another worker: answer with that one.
-        existing = Message.objects.filter(sender_key=sender_key, client_id=cid).select_related("room").first()
-        if existing is None:
-            raise
-        return message_as_dict(existing, room_slug=existing.room.slug), False
-    return message_as_dict(message, room_slug=room_slug), True
+    """Store one message (scripts, the admin, tests; the namespace batches with
+    `message_post_batch`). Returns (message, created); a retry with the same
+    `client_id` from the same sender returns the stored message, created False.
+    Raises RealtimeError for bad text, `closed` and `not_found`."""
+    request = MessageRequest(
+        room_id=room_id, room_slug=room_slug, author=author, sender_key=sender_key,
+        text=message_text_clean(text), staff=staff, client_id=uuid.UUID(client_id) if client_id else None,
+    )
+    return message_post_batch(requests=[request])[0].unwrap()
 
 
 def message_delete(*, message_ids: list[int]) -> int:

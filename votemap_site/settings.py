@@ -345,6 +345,9 @@ DASHBOARD_PUBLIC_URL = env.str("DASHBOARD_PUBLIC_URL", default="")
 # --- chat ---------------------------------------------------------------
 CHAT_MESSAGE_RATE = env.float("CHAT_MESSAGE_RATE", default=3.0)
 CHAT_MESSAGE_BURST = env.int("CHAT_MESSAGE_BURST", default=5)
+# Group commit: messages arriving within one tick are stored in one transaction
+# (acked after it commits, then broadcast); the first after a quiet spell goes at once.
+CHAT_TICK_MS = env.int("CHAT_TICK_MS", default=10)
 CHAT_TRENDING_WINDOW_SECONDS = env.int("CHAT_TRENDING_WINDOW_SECONDS", default=600)
 # A word trends only when this many distinct senders (browser sessions) used it.
 CHAT_TRENDING_MIN_SENDERS = env.int("CHAT_TRENDING_MIN_SENDERS", default=2)

@@ -14,6 +14,9 @@ is checked in it afterwards. Results go to bench/chat/results.json; the
 sustained rate is the highest offered rate whose messages were all acked and
 delivered to every member with p99 send-to-all-delivered <= 200 ms.
 
+`site@N` is the site with CHAT_TICK_MS=N (the group commit's tick), so
+ticks can be compared in one interleaved run: `--servers site@10,site@25`.
+
 With `--base-root /path/to/another/checkout`, the kind `site-base` runs that
 checkout's site (e.g. the previous main) next to `site`, alternating at each
 rate like the other kinds (bench/checkouts.py):
@@ -77,7 +80,7 @@ class Server:
 
     @property
     def is_site(self) -> bool:
-        return checkouts.plain(self.kind) in ("site", *self.PATH_KINDS)
+        return checkouts.plain(self.kind).partition("@")[0] in ("site", *self.PATH_KINDS)
 
     def start(self) -> None:
         base_root = BASE_ROOT[0] if BASE_ROOT else None
@@ -85,8 +88,11 @@ class Server:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.db) + suffix).unlink(missing_ok=True)
             self.env = checkouts.env_for(self.kind, base_root, self.env)
-            if checkouts.plain(self.kind) in self.PATH_KINDS:
-                self.env["SOCKETIO_BROADCAST_PATH"] = self.PATH_KINDS[checkouts.plain(self.kind)]
+            name, _, tick = checkouts.plain(self.kind).partition("@")
+            if name in self.PATH_KINDS:
+                self.env["SOCKETIO_BROADCAST_PATH"] = self.PATH_KINDS[name]
+            if tick:  # `site@25`: the group commit's CHAT_TICK_MS
+                self.env["CHAT_TICK_MS"] = tick
             migrate, cwd = checkouts.manage_command(self.kind, base_root, "migrate", "--noinput", "-v", "0",
                                                     python=PY)
             subprocess.run(migrate, cwd=cwd, env=self.env, check=True)
@@ -184,20 +190,31 @@ def main() -> int:
         for server in servers:
             server.stop()
     summary = {}
+    every: dict[str, float | None] = {}
     for kind in kinds:
         # A rate counts as sustained when at least one of its repeats passed
         # (the others may have shared the CPU with other work on the machine).
         good = [r["offered_rate"] for r in results if r.get("label") == kind and ok(r)]
         summary[kind] = max(good) if good else None
+        # The stricter figure: the highest rate whose every repeat passed, with
+        # every lower rate passing too (what the docs quote).
+        held = None
+        for rate in rates:
+            runs = [r for r in results if r.get("label") == kind and r["offered_rate"] == rate]
+            if not runs or not all(ok(r) for r in runs):
+                break
+            held = rate
+        every[kind] = held
     if summary.get("site") and summary.get("bare"):
         summary["ratio_site_to_bare"] = round(summary["site"] / summary["bare"], 2)
     report = {"members": args.members, "duration": args.duration, "rates": rates, "nice": args.nice,
               "cpus": dict(CPUS),
               "command": " ".join(sys.argv),
               "cpu_count": os.cpu_count(), "results": results, "sustained": summary,
+              "sustained_every_repeat": every,
               "log_dir": str(workdir)}
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(summary))
+    print(json.dumps({"sustained": summary, "sustained_every_repeat": every}))
     return 0
 
 

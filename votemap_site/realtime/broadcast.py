@@ -70,7 +70,8 @@ log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
     "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager",
-    "FastAsyncRedisManager", "FastAsyncServer", "WireJson", "choose_path", "websocket_text_frame",
+    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "WireJson", "choose_path",
+    "websocket_text_frame",
 ]
 
 BROADCAST_PATHS = ("direct", "loop", "stock")
@@ -244,6 +245,57 @@ def _direct_target(sock: Any) -> Any:
     return transport
 
 
+class FrameCoalescer:
+    """Frames written to one transport within one event-loop iteration leave in ONE write.
+
+    A group commit broadcasts its messages one emit after another without
+    yielding, so each member would get one `transport.write` (one send()
+    system call) per message. Here the first frame for a transport is kept
+    and a flush is scheduled with `call_soon`; frames for the same transport
+    before it runs are appended. The flush writes each transport's frames
+    joined: the same bytes in the same order on the wire, no timer added (it
+    is the next callback of the loop, ahead of any I/O handled after the
+    frames were written), one system call per member per iteration. Every
+    direct write of this process (broadcast frames and single packets such as
+    acks) goes through it, so frames never
+    overtake each other; anything engine.io's writer task writes runs in a
+    later callback, after the flush (the writer is idle whenever a frame is
+    written here: `_direct_target`). Memory: one iteration's frames.
+    """
+
+    __slots__ = ("_pending", "held", "writes", "frames")
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, list[bytes]] = {}
+        # engine.io socket -> its frames of this iteration (the same list as in
+        # _pending), so a batch's later emits skip the checks of _direct_target.
+        self.held: dict[Any, list[bytes]] = {}
+        self.writes = 0  # transport.write calls (tests and benchmarks)
+        self.frames = 0  # frames written
+
+    def write(self, transport: Any, frame: bytes, *, sock: Any = None) -> None:
+        pending = self._pending
+        frames = pending.get(transport)
+        if frames is not None:
+            frames.append(frame)
+            return
+        if not pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        frames = pending[transport] = [frame]
+        if sock is not None:
+            self.held[sock] = frames
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        self.held = {}
+        for transport, frames in pending.items():
+            self.frames += len(frames)
+            if transport.is_closing():
+                continue  # closed meanwhile: what a direct write would have dropped too
+            self.writes += 1
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+
 class DeliveryStats:
     """Counters of how recipients were reached (read by tests and the benchmark)."""
 
@@ -267,6 +319,7 @@ class _FastEmitMixin:
             raise ValueError(f"this manager delivers by 'direct' or 'loop', not {path!r}")
         self.stats = DeliveryStats()
         self.path = path
+        self.frames = FrameCoalescer()
 
     def _fast_initialize(self) -> None:
         if self.path == "direct":
@@ -353,6 +406,8 @@ class _FastEmitMixin:
         if not targets:
             return True
         frame = websocket_text_frame(eio_pkt.encode())
+        write = self.frames.write
+        held = self.frames.held
         eio = self.server.eio
         sockets = eio.sockets
         ping_timeout = eio.ping_timeout
@@ -365,13 +420,20 @@ class _FastEmitMixin:
                 sock = sockets.get(eio_sid)
                 if sock is None or sock.closed:
                     continue  # gone: the stock path would only log and drop it
+                frames = held.get(sock)
+                if frames is not None and not sock.queue.qsize():
+                    # Passed every check below earlier in this iteration, and nothing
+                    # was queued for its writer since: behind the frames already held.
+                    frames.append(frame)
+                    direct += 1
+                    continue
                 last_ping = sock.last_ping
                 if last_ping and now - last_ping > ping_timeout:
                     slow.append(eio_sid)  # let engine.io's send() notice the timeout and close it
                     continue
                 transport = _direct_target(sock)
                 if transport is not None:
-                    transport.write(frame)
+                    write(transport, frame, sock=sock)
                     direct += 1
                 else:
                     sock.queue.put_nowait(eio_pkt)
@@ -781,7 +843,12 @@ class FastAsyncServer(socketio.AsyncServer):
         transport = _direct_target(sock)
         if transport is None:
             return False
-        transport.write(websocket_text_frame("4" + encoded))
+        frame = websocket_text_frame("4" + encoded)
+        frames = getattr(self.manager, "frames", None)
+        if isinstance(frames, FrameCoalescer):  # behind this iteration's broadcast frames, in one write
+            frames.write(transport, frame)
+        else:
+            transport.write(frame)
         self.direct_packets += 1
         return True
 
