@@ -84,6 +84,7 @@ from django.conf import settings
 
 from votemap_site.metrics import COMMIT_BATCH_SIZE
 from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.broadcast import JsonFragment, SharedPayload, reuses_encodings
 from votemap_site.realtime.dbaccess import db
 from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RATE_LIMITED, RealtimeError
 from votemap_site.realtime.identity import Identity
@@ -151,6 +152,9 @@ class MapDashboardNamespace(BaseNamespace):
         self._viewers_sent: int | None = None
         self._viewers_sent_at = 0.0
         self._snapshot_read: asyncio.Future[dict[str, Any]] | None = None
+        # (version, open, revision), its provinces' JSON, the viewer total, its payload
+        self._connect_frame: (
+            tuple[tuple[int, bool, int], JsonFragment, int | None, SharedPayload | None] | None) = None
         # For tests and benchmarks.
         self.batches_committed = 0
 
@@ -184,7 +188,25 @@ class MapDashboardNamespace(BaseNamespace):
         elif snapshot["revision"] < seen:
             # An admin change was pushed while this read was in flight: read again.
             snapshot = await self._read_snapshot(shared=False)
-        await self.emit("snapshot", await self._public_snapshot(snapshot), to=sid)
+        await self.emit("snapshot", await self._connect_snapshot(snapshot), to=sid, ignore_queue=True)
+
+    async def _connect_snapshot(self, snapshot: dict[str, Any]) -> Any:
+        """The `snapshot` for a new connection, with the provinces' JSON encoded once
+        per version and the same object (so the same frame) for every connection
+        that gets the same viewer total (broadcast.py SharedPayload, JsonFragment).
+        Sent locally (`ignore_queue`): the connection is this worker's, and a trip
+        through the message queue per connect would cost every worker a decode."""
+        viewers = await self.presence.total(self.presence_key)
+        if not reuses_encodings(self.server.manager):  # python-socketio's stock managers
+            return self._public(snapshot, viewers)
+        state = (snapshot["version"], snapshot["open"], snapshot["revision"])
+        cached = self._connect_frame
+        if cached is None or cached[0] != state:
+            cached = self._connect_frame = (state, JsonFragment(snapshot["provinces"]), None, None)
+        if cached[2] != viewers:
+            shared = SharedPayload(self._public(snapshot, viewers, provinces=cached[1]))
+            cached = self._connect_frame = (state, cached[1], viewers, shared)
+        return cached[3]
 
     # ----- events --------------------------------------------------------
     async def on_vote(self, sid: str, payload: VotePayload) -> dict[str, Any]:
@@ -243,11 +265,16 @@ class MapDashboardNamespace(BaseNamespace):
         return await asyncio.shield(read)
 
     async def _public_snapshot(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        return self._public(snapshot, await self.presence.total(self.presence_key))
+
+    @staticmethod
+    def _public(snapshot: dict[str, Any], viewers: int, *, provinces: Any = None) -> dict[str, Any]:
+        """The `snapshot` event's data (without the server's `revision`)."""
         return {
             "version": snapshot["version"],
             "open": snapshot["open"],
-            "viewers": await self.presence.total(self.presence_key),
-            "provinces": snapshot["provinces"],
+            "viewers": viewers,
+            "provinces": snapshot["provinces"] if provinces is None else provinces,
         }
 
     # ----- the tick: group commit ----------------------------------------

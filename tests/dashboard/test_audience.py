@@ -186,3 +186,77 @@ async def test_a_failed_lookup_fails_its_batch_and_the_next_one_works():
 def test_identities_resolve_matches_one_lookup_each():
     requests = [("c1", None), ("c2", "no-such-session")]
     assert identities_resolve(requests=requests) == [anonymous_identity("c1"), anonymous_identity("c2")]
+
+
+# ----- the connect-time snapshot: encoded once per version, byte-identical ------------------
+def stock_frame(namespace, event, data):
+    """What python-socketio + engine.io + broadcast.py send for plain data, unshared."""
+    from engineio import packet as eio_packet
+    from socketio import packet as sio_packet
+
+    from votemap_site.realtime.broadcast import websocket_text_frame
+
+    encoded = sio_packet.Packet(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()
+    return websocket_text_frame(eio_packet.Packet(eio_packet.MESSAGE, encoded).encode())
+
+
+def shared_frame(namespace, event, payload):
+    from engineio import packet as eio_packet
+    from socketio import packet as sio_packet
+
+    encoded = payload.encoded(sio_packet.Packet, namespace, event)
+    return payload.frame(eio_packet.Packet(eio_packet.MESSAGE, encoded))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=6), fragments=st.sets(st.integers(0, 5)),
+       namespace=st.sampled_from(["/", "/map-dashboard"]))
+def test_a_shared_payload_is_byte_identical_to_the_stock_encoding(data, fragments, namespace):
+    from votemap_site.realtime.broadcast import JsonFragment, SharedPayload
+
+    spliced = {k: JsonFragment(v) if i in fragments else v for i, (k, v) in enumerate(data.items())}
+    payload = SharedPayload(spliced)
+    assert payload.plain() == data
+    first = shared_frame(namespace, "snapshot", payload)
+    assert first == stock_frame(namespace, "snapshot", data)
+    assert shared_frame(namespace, "snapshot", payload) is first  # reused, not rebuilt
+    assert shared_frame(namespace, "other", payload) == stock_frame(namespace, "other", data)
+
+
+def test_the_real_snapshot_is_byte_identical(provinces):
+    from dashboard.selectors import map_snapshot
+    from votemap_site.realtime.broadcast import JsonFragment, SharedPayload
+
+    snapshot = map_snapshot()
+    public = {"version": snapshot["version"], "open": snapshot["open"], "viewers": 12345,
+              "provinces": snapshot["provinces"]}
+    payload = SharedPayload({**public, "provinces": JsonFragment(snapshot["provinces"])})
+    assert shared_frame("/map-dashboard", "snapshot", payload) == stock_frame("/map-dashboard", "snapshot", public)
+
+
+async def test_connections_share_one_snapshot_payload_per_version_and_count(namespace, monkeypatch):
+    from votemap_site.realtime import broadcast
+
+    namespace.server = type("S", (), {"manager": broadcast.FastAsyncManager()})()
+    snap = {"version": 7, "open": True, "revision": 3, "provinces": [{"code": "01", "name": "A", "votes": 2}]}
+    await namespace.presence.join(namespace.presence_key)
+    a = await namespace._connect_snapshot(snap)
+    b = await namespace._connect_snapshot(dict(snap))
+    assert a is b and isinstance(a, broadcast.SharedPayload)
+    assert a.plain() == {"version": 7, "open": True, "viewers": 1, "provinces": snap["provinces"]}
+    await namespace.presence.join(namespace.presence_key)
+    c = await namespace._connect_snapshot(snap)
+    assert c is not a and c.plain()["viewers"] == 2
+    assert c.data["provinces"] is a.data["provinces"]  # the provinces' JSON is not encoded again
+    d = await namespace._connect_snapshot({**snap, "version": 8, "provinces": []})
+    assert d.plain() == {"version": 8, "open": True, "viewers": 2, "provinces": []}
+    # python-socketio's own managers get plain data
+    namespace.server = type("S", (), {"manager": object()})()
+    assert await namespace._connect_snapshot(snap) == {"version": 7, "open": True, "viewers": 2,
+                                                       "provinces": snap["provinces"]}
