@@ -89,6 +89,9 @@ def main() -> int:
     parser.add_argument("--drain", type=float, default=5.0)
     parser.add_argument("--connect-concurrency", type=int, default=256)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per point at most")
+    parser.add_argument("--base-max-viewers", type=int, default=0,
+                        help="-base kinds skip points with more connections than this (0: none skipped); "
+                             "the code before may take minutes to connect a large audience")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--name", default="")
     checkouts.add_argument(parser)
@@ -110,6 +113,9 @@ def main() -> int:
     points: list[dict] = []
     memory: list[dict] = []
 
+    def skip(kind: str, connections: int) -> bool:
+        return checkouts.is_base(kind) and 0 < args.base_max_viewers < connections
+
     def record(point: dict, repeat: int) -> None:
         point["repeat"] = repeat
         points.append(point)
@@ -124,6 +130,8 @@ def main() -> int:
             for viewers, rates in sorted(steady.items()):
                 for rate in rates:
                     for kind in kinds:
+                        if skip(kind, viewers):
+                            continue
                         server = run.Server(kind, workdir, args.base_root)
                         try:
                             record(loadgen_point(server, args, workdir, viewers=viewers, rate=rate), repeat)
@@ -131,6 +139,8 @@ def main() -> int:
                             server.stop()
             for viewers, rate, size, per_s in storms:
                 for kind in kinds:
+                    if skip(kind, int(viewers + size)):
+                        continue
                     server = run.Server(kind, workdir, args.base_root)
                     try:
                         record(loadgen_point(server, args, workdir, viewers=int(viewers), rate=rate,

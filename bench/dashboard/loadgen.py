@@ -104,6 +104,8 @@ class Conn(RawSocketIOConnection):
         # longest wait between two `votes` deltas since `gap_from` (steady viewers)
         self.last_delta_at = 0.0
         self.max_gap = 0.0
+        # versions of deltas received before the snapshot (the page keeps and replays them)
+        self.early: list[int] = []
 
     def on_lost(self) -> None:
         self.gen.on_lost(self)
@@ -169,7 +171,14 @@ class LoadGen:
     # ----- callbacks from connections -------------------------------------
     def on_snapshot(self, conn: Conn, payload: bytes, now: float) -> None:
         data = json.loads(payload[1 + len(EVENT_PREFIX) :])[1]
-        conn.last_version = data["version"]
+        version = data["version"]
+        # Like the page (frontend/src/dashboard/state.js): deltas that arrived before the
+        # snapshot and follow on from it are applied on top of it, not counted as gaps.
+        for early in sorted(conn.early):
+            if early == version + 1:
+                version = early
+        conn.early = []
+        conn.last_version = version
         if self.snapshot_counts is None:
             self.snapshot_counts = {p["code"]: p["votes"] for p in data["provinces"]}
             self.snapshot_version = data["version"]
@@ -189,7 +198,9 @@ class LoadGen:
                 self.parsed.clear()
             self.parsed[payload] = version
         last = conn.last_version
-        if last is not None and version != last + 1 and version > last:
+        if last is None and not conn.ready.done():
+            conn.early.append(version)
+        elif last is not None and version != last + 1 and version > last:
             self.gaps += 1
         conn.last_version = version
         if conn.role == "viewer":
