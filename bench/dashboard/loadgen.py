@@ -106,6 +106,12 @@ class Conn(RawSocketIOConnection):
         self.max_gap = 0.0
         # versions of deltas received before the snapshot (the page keeps and replays them)
         self.early: list[int] = []
+        # set-up phases (perf_counter): started, TCP connected, Engine.IO OPEN received, snapshot received
+        self.t_start = self.t_made = self.t_open = self.t_snapshot = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.t_made = time.perf_counter()
+        super().connection_made(transport)
 
     def on_lost(self) -> None:
         self.gen.on_lost(self)
@@ -128,6 +134,7 @@ class Conn(RawSocketIOConnection):
         elif kind == b"2":  # Engine.IO ping
             self.transport.write(mask_frame(1, b"3"))
         elif kind == b"0":  # Engine.IO open
+            self.t_open = now
             self.transport.write(mask_frame(1, OPEN_NS))
         elif kind == b"1":
             self.transport.close()
@@ -183,6 +190,7 @@ class LoadGen:
             self.snapshot_counts = {p["code"]: p["votes"] for p in data["provinces"]}
             self.snapshot_version = data["version"]
         if not conn.ready.done():
+            conn.t_snapshot = now
             conn.ready.set_result(None)
 
     def on_votes(self, conn: Conn, payload: bytes, now: float) -> None:
@@ -253,6 +261,7 @@ class LoadGen:
                         conns.append(conn)
                         if join_times is not None:
                             join_times.append(time.perf_counter() - started)
+                            conn.t_start = started
                         return
                     except (OSError, asyncio.TimeoutError, ConnectionError):
                         await asyncio.sleep(0.2 * (attempt + 1))
@@ -397,6 +406,12 @@ class LoadGen:
             return round(values[min(len(values) - 1, int(q * len(values)))] * scale, 1)
 
         joined = len(conns)
+
+        def phase(a: str, b: str) -> float | None:
+            values = sorted(getattr(c, b) - getattr(c, a) for c in conns
+                            if getattr(c, a, 0.0) and getattr(c, b, 0.0))
+            return pct(values, 0.50)
+
         out = {
             "connections": joined,
             "offered_rate": self.args.storm_rate,
@@ -405,6 +420,11 @@ class LoadGen:
             "join_p50_ms": pct(joins, 0.50),
             "join_p99_ms": pct(joins, 0.99),
             "join_max_ms": round(joins[-1] * 1000, 1) if joins else None,
+            # median of each set-up phase: TCP connect (the server's accept queue), HTTP upgrade
+            # and Engine.IO handshake, Socket.IO namespace connect until the snapshot
+            "phase_tcp_p50_ms": phase("t_start", "t_made"),
+            "phase_upgrade_open_p50_ms": phase("t_made", "t_open"),
+            "phase_namespace_snapshot_p50_ms": phase("t_open", "t_snapshot"),
             # per steady viewer: the longest wait between two deltas, quiet window vs storm
             "quiet_gap_p50_ms": pct(quiet_gaps, 0.50),
             "quiet_gap_max_ms": round(quiet_gaps[-1] * 1000, 1) if quiet_gaps else None,
@@ -422,7 +442,8 @@ class LoadGen:
                 quiet_server_cpu=round(quiet_rate, 3),
                 server_cpu_ms_per_connection=round(storm_cpu / joined * 1000, 2),
                 # minus what the server spent at its quiet rate (the steady viewers and votes)
-                excess_cpu_ms_per_connection=round(max(0.0, storm_cpu - quiet_rate * seconds) / joined * 1000, 2),
+                excess_cpu_ms_per_connection=round(
+                    max(0.0, storm_cpu - quiet_rate * seconds) / joined * 1000, 2),
             )
         return out
 

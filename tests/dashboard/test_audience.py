@@ -215,7 +215,8 @@ json_values = st.recursive(
 )
 
 
-@given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=6), fragments=st.sets(st.integers(0, 5)),
+@given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=6),
+       fragments=st.sets(st.integers(0, 5)),
        namespace=st.sampled_from(["/", "/map-dashboard"]))
 def test_a_shared_payload_is_byte_identical_to_the_stock_encoding(data, fragments, namespace):
     from votemap_site.realtime.broadcast import JsonFragment, SharedPayload
@@ -237,7 +238,8 @@ def test_the_real_snapshot_is_byte_identical(provinces):
     public = {"version": snapshot["version"], "open": snapshot["open"], "viewers": 12345,
               "provinces": snapshot["provinces"]}
     payload = SharedPayload({**public, "provinces": JsonFragment(snapshot["provinces"])})
-    assert shared_frame("/map-dashboard", "snapshot", payload) == stock_frame("/map-dashboard", "snapshot", public)
+    expected = stock_frame("/map-dashboard", "snapshot", public)
+    assert shared_frame("/map-dashboard", "snapshot", payload) == expected
 
 
 async def test_connections_share_one_snapshot_payload_per_version_and_count(namespace, monkeypatch):

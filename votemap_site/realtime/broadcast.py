@@ -77,8 +77,8 @@ log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
     "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager",
-    "FastAsyncRedisManager", "FastAsyncServer", "JsonFragment", "SharedPayload", "WireJson", "choose_path", "reuses_encodings",
-    "websocket_text_frame",
+    "FastAsyncRedisManager", "FastAsyncServer", "JsonFragment", "SharedPayload", "WireJson", "choose_path",
+    "reuses_encodings", "websocket_text_frame",
 ]
 
 BROADCAST_PATHS = ("direct", "loop", "stock")
@@ -202,7 +202,8 @@ class SharedPayload:
                 prefix = packet_class(sio_packet.EVENT, namespace=namespace, data=None).encode()
                 self._encoded = f"{prefix}[{dumps(event)},{{{body}}}]"
             else:
-                self._encoded = packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()
+                pkt = packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data])
+                self._encoded = pkt.encode()
             self._frame, self._key = None, key
         return self._encoded
 
