@@ -42,10 +42,10 @@ BENCH_ENV = {
 }
 
 # votemap_site/serve.py's uvicorn_options() with the default settings
-# (SOCKETIO_MAX_HTTP_BUFFER_SIZE 16 KiB, FORWARDED_ALLOW_IPS 127.0.0.1).
+# (SOCKETIO_MAX_HTTP_BUFFER_SIZE 16 KiB, FORWARDED_ALLOW_IPS 127.0.0.1, LISTEN_BACKLOG).
 UVICORN_FLAGS = [
     "--ws", "websockets-sansio", "--ws-max-size", str(16 * 1024), "--ws-per-message-deflate", "false",
-    "--lifespan", "on", "--timeout-graceful-shutdown", "5", "--no-access-log",
+    "--lifespan", "on", "--timeout-graceful-shutdown", "5", "--backlog", "4096", "--no-access-log",
     "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
 ]
 

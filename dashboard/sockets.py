@@ -59,13 +59,23 @@ Faults (docs/deployment.md, "Faults")
 Viewers
     On the same tick, after the check, the viewer total over all workers
     (`presence.total`) is read and sent as `viewers` to this worker's clients
-    when it changed.
+    when it changed: at once after a quiet spell, then at most once per
+    DASHBOARD_VIEWERS_INTERVAL_MS (a join storm changes it on every tick).
+
+A large audience (dashboard/audience.py)
+    Each delta costs one socket write per connection, so the tick grows with
+    this worker's connections (DASHBOARD_TICK_PER_CONNECTION_US) up to
+    DASHBOARD_TICK_MAX_MS, re-read on every tick. A connection costs no
+    thread hop of its own: anonymous identities need no database, session
+    lookups are batched (base.py), and concurrent connects share one snapshot
+    read.
 """
 
 import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -74,6 +84,7 @@ from django.conf import settings
 
 from votemap_site.metrics import COMMIT_BATCH_SIZE
 from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.broadcast import JsonFragment, SharedPayload, reuses_encodings
 from votemap_site.realtime.dbaccess import db
 from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RATE_LIMITED, RealtimeError
 from votemap_site.realtime.identity import Identity
@@ -84,6 +95,7 @@ from votemap_site.realtime.shared import OrderLock, build_order_lock
 from votemap_site.realtime.ticker import Ticker
 from votemap_site.realtime.watcher import Watcher
 
+from .audience import tick_for_audience, viewers_due
 from .schemas import GetSnapshotPayload, ResetVotesPayload, VotePayload
 from .selectors import map_snapshot, voting_revision
 from .services import VoteOutcome, VoteRequest, vote_cast_batch, votes_reset
@@ -121,7 +133,10 @@ class MapDashboardNamespace(BaseNamespace):
         self.rate_limits = {
             "vote": RateLimit(per_second=settings.DASHBOARD_VOTE_RATE, burst=settings.DASHBOARD_VOTE_BURST),
         }
-        self.tick = max(0.005, settings.DASHBOARD_TICK_MS / 1000.0)
+        self.tick = self.base_tick = max(0.005, settings.DASHBOARD_TICK_MS / 1000.0)
+        self.tick_ceiling = max(self.base_tick, settings.DASHBOARD_TICK_MAX_MS / 1000.0)
+        self.tick_per_connection = max(0.0, settings.DASHBOARD_TICK_PER_CONNECTION_US / 1e6)
+        self.viewers_interval = max(0.0, settings.DASHBOARD_VIEWERS_INTERVAL_MS / 1000.0)
         self.max_pending = max(1, settings.DASHBOARD_MAX_PENDING_VOTES)
         self._pending: list[tuple[VoteRequest, asyncio.Future[VoteOutcome]]] = []
         self._flusher: Ticker | None = None
@@ -135,7 +150,11 @@ class MapDashboardNamespace(BaseNamespace):
             active=lambda: self.connection_count() > 0, then=self._push_viewers,
         )
         self._viewers_sent: int | None = None
+        self._viewers_sent_at = 0.0
         self._snapshot_read: asyncio.Future[dict[str, Any]] | None = None
+        # (version, open, revision), its provinces' JSON, the viewer total, its payload
+        self._connect_frame: (
+            tuple[tuple[int, bool, int], JsonFragment, int | None, SharedPayload | None] | None) = None
         # For tests and benchmarks.
         self.batches_committed = 0
 
@@ -169,7 +188,25 @@ class MapDashboardNamespace(BaseNamespace):
         elif snapshot["revision"] < seen:
             # An admin change was pushed while this read was in flight: read again.
             snapshot = await self._read_snapshot(shared=False)
-        await self.emit("snapshot", await self._public_snapshot(snapshot), to=sid)
+        await self.emit("snapshot", await self._connect_snapshot(snapshot), to=sid, ignore_queue=True)
+
+    async def _connect_snapshot(self, snapshot: dict[str, Any]) -> Any:
+        """The `snapshot` for a new connection, with the provinces' JSON encoded once
+        per version and the same object (so the same frame) for every connection
+        that gets the same viewer total (broadcast.py SharedPayload, JsonFragment).
+        Sent locally (`ignore_queue`): the connection is this worker's, and a trip
+        through the message queue per connect would cost every worker a decode."""
+        viewers = await self.presence.total(self.presence_key)
+        if not reuses_encodings(self.server.manager):  # python-socketio's stock managers
+            return self._public(snapshot, viewers)
+        state = (snapshot["version"], snapshot["open"], snapshot["revision"])
+        cached = self._connect_frame
+        if cached is None or cached[0] != state:
+            cached = self._connect_frame = (state, JsonFragment(snapshot["provinces"]), None, None)
+        if cached[2] != viewers:
+            shared = SharedPayload(self._public(snapshot, viewers, provinces=cached[1]))
+            cached = self._connect_frame = (state, cached[1], viewers, shared)
+        return cached[3]
 
     # ----- events --------------------------------------------------------
     async def on_vote(self, sid: str, payload: VotePayload) -> dict[str, Any]:
@@ -228,11 +265,16 @@ class MapDashboardNamespace(BaseNamespace):
         return await asyncio.shield(read)
 
     async def _public_snapshot(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        return self._public(snapshot, await self.presence.total(self.presence_key))
+
+    @staticmethod
+    def _public(snapshot: dict[str, Any], viewers: int, *, provinces: Any = None) -> dict[str, Any]:
+        """The `snapshot` event's data (without the server's `revision`)."""
         return {
             "version": snapshot["version"],
             "open": snapshot["open"],
-            "viewers": await self.presence.total(self.presence_key),
-            "provinces": snapshot["provinces"],
+            "viewers": viewers,
+            "provinces": snapshot["provinces"] if provinces is None else provinces,
         }
 
     # ----- the tick: group commit ----------------------------------------
@@ -297,11 +339,25 @@ class MapDashboardNamespace(BaseNamespace):
             await self.emit("snapshot", await self._public_snapshot(snapshot), ignore_queue=True)
         return seen
 
+    def _adapt_tick(self) -> None:
+        """The tick for this worker's audience (dashboard/audience.py); the tickers
+        read their interval on every run, so it applies from the next one."""
+        tick = tick_for_audience(self.connection_count(), base=self.base_tick,
+                                 per_connection=self.tick_per_connection, ceiling=self.tick_ceiling)
+        if tick != self.tick:
+            self.tick = tick
+            if self._flusher is not None:
+                self._flusher.interval = tick
+            self._watcher.ticker.interval = tick
+
     async def _push_viewers(self) -> None:
+        self._adapt_tick()
         if self.connection_count() == 0:
             self._viewers_sent = None
             return
         viewers = await self.presence.total(self.presence_key)
-        if viewers != self._viewers_sent:
-            self._viewers_sent = viewers
+        now = time.monotonic()
+        if viewers_due(count=viewers, sent=self._viewers_sent, now=now, sent_at=self._viewers_sent_at,
+                       min_interval=self.viewers_interval):
+            self._viewers_sent, self._viewers_sent_at = viewers, now
             await self.emit("viewers", {"count": viewers}, ignore_queue=True)

@@ -15,6 +15,12 @@ flags that protect it cannot drift apart:
 - proxy headers trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1, a
   proxy on the same host), so that the per-address limits see the client's
   address behind nginx and a client cannot choose its own;
+- a listen backlog of LISTEN_BACKLOG (uvicorn's default is 2,048; the kernel
+  caps it at net.core.somaxconn), so a room connecting at once is queued by
+  the kernel rather than refused;
+- the soft limit of open files raised to the hard limit (`raise_open_file_limit`):
+  every connection is a file, and the usual soft limit of 1,024 would refuse
+  connections long before the process runs out of anything else;
 - with LOG_FORMAT=json, uvicorn's own lines (start-up, errors) in the same
   JSON format as the site's (settings.LOGGING).
 
@@ -25,11 +31,25 @@ PROMETHEUS_MULTIPROC_DIR in the environment before the process starts:
 
 import argparse
 import os
+import resource
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "votemap_site.settings")
 
 APP = "votemap_site.asgi:application"
+LISTEN_BACKLOG = 4096
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; (soft, hard) after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):  # a container may refuse: run with what we have
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -42,6 +62,7 @@ def uvicorn_options() -> dict[str, Any]:
         "ws_per_message_deflate": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 5,
+        "backlog": LISTEN_BACKLOG,
         "access_log": False,
         "proxy_headers": True,
         "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
@@ -76,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    raise_open_file_limit()
     uvicorn.run(APP, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                 **uvicorn_options())
 

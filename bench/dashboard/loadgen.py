@@ -28,6 +28,18 @@ without being the bottleneck; its own CPU use is measured and reported.
   the measured window (`cpu_seconds`: a server, PostgreSQL's postmaster with
   its sessions, Redis...); `delivered_in_window` counts the `votes` frames
   every connection received in it.
+- `--connect-rate` paces opening connections (per second; 0: as fast as
+  `--connect-concurrency` allows).
+- `--storm N` (the join storm, the moment the QR code goes up): after the
+  warm-up, while the steady viewers watch and the voters vote, N more viewer
+  connections open at `--storm-rate` per second. The measured window is the
+  storm (from its first connection until the last has its snapshot). Reported:
+  how long it took, each join's time to its snapshot, the server's CPU per
+  joined connection (`/proc/<pid>/stat` before and after, also net of the
+  server's CPU rate measured for as long just before the storm), and for the
+  steady viewers the longest wait between two `votes` deltas during the storm
+  next to the same figure in the quiet window before it (the stall). Latency
+  figures are over the steady viewers only.
 
 Prints one JSON object (and writes it to `--json`).
 """
@@ -99,6 +111,17 @@ class Conn(RawSocketIOConnection):
         self.last_version: int | None = None
         self.next_ack = 0
         self.pending: dict[int, tuple[float, str, str]] = {}
+        # longest wait between two `votes` deltas since `gap_from` (steady viewers)
+        self.last_delta_at = 0.0
+        self.max_gap = 0.0
+        # versions of deltas received before the snapshot (the page keeps and replays them)
+        self.early: list[int] = []
+        # set-up phases (perf_counter): started, TCP connected, Engine.IO OPEN received, snapshot received
+        self.t_start = self.t_made = self.t_open = self.t_snapshot = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.t_made = time.perf_counter()
+        super().connection_made(transport)
 
     def on_lost(self) -> None:
         self.gen.on_lost(self)
@@ -121,6 +144,7 @@ class Conn(RawSocketIOConnection):
         elif kind == b"2":  # Engine.IO ping
             self.transport.write(mask_frame(1, b"3"))
         elif kind == b"0":  # Engine.IO open
+            self.t_open = now
             self.transport.write(mask_frame(1, OPEN_NS))
         elif kind == b"1":
             self.transport.close()
@@ -168,11 +192,19 @@ class LoadGen:
     # ----- callbacks from connections -------------------------------------
     def on_snapshot(self, conn: Conn, payload: bytes, now: float) -> None:
         data = json.loads(payload[1 + len(EVENT_PREFIX) :])[1]
-        conn.last_version = data["version"]
+        version = data["version"]
+        # Like the page (frontend/src/dashboard/state.js): deltas that arrived before the
+        # snapshot and follow on from it are applied on top of it, not counted as gaps.
+        for early in sorted(conn.early):
+            if early == version + 1:
+                version = early
+        conn.early = []
+        conn.last_version = version
         if self.snapshot_counts is None:
             self.snapshot_counts = {p["code"]: p["votes"] for p in data["provinces"]}
             self.snapshot_version = data["version"]
         if not conn.ready.done():
+            conn.t_snapshot = now
             conn.ready.set_result(None)
 
     def on_votes(self, conn: Conn, payload: bytes, now: float) -> None:
@@ -190,10 +222,15 @@ class LoadGen:
         if self.counting:
             self.delivered += 1
         last = conn.last_version
-        if last is not None and version != last + 1 and version > last:
+        if last is None and not conn.ready.done():
+            conn.early.append(version)
+        elif last is not None and version != last + 1 and version > last:
             self.gaps += 1
         conn.last_version = version
         if conn.role == "viewer":
+            if now - conn.last_delta_at > conn.max_gap:
+                conn.max_gap = now - conn.last_delta_at
+            conn.last_delta_at = now
             left = self.remaining[version] - 1
             self.remaining[version] = left
             if left == 0:
@@ -216,28 +253,40 @@ class LoadGen:
             self.lost += 1
 
     # ----- phases ------------------------------------------------------------
-    async def open(self, role: str, count: int) -> list[Conn]:
+    async def open(self, role: str, count: int, *, rate: float = 0.0,
+                   join_times: list[float] | None = None) -> list[Conn]:
+        """Open `count` connections, at most `rate` starts per second (0: unpaced),
+        at most --connect-concurrency at a time; `join_times` gets each one's
+        seconds from its start to its snapshot."""
         loop = asyncio.get_running_loop()
         sem = asyncio.Semaphore(self.args.connect_concurrency)
         conns: list[Conn] = []
 
-        async def one() -> None:
+        async def one(start_at: float) -> None:
+            delay = start_at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
             host, port = self.targets[self.opened % len(self.targets)]
             self.opened += 1
             async with sem:
                 for attempt in range(5):
+                    started = time.perf_counter()
                     try:
                         _, conn = await loop.create_connection(
                             lambda: Conn(self, role, f"{host}:{port}"), host, port
                         )
                         await asyncio.wait_for(conn.ready, 30)
                         conns.append(conn)
+                        if join_times is not None:
+                            join_times.append(time.perf_counter() - started)
+                            conn.t_start = started
                         return
                     except (OSError, asyncio.TimeoutError, ConnectionError):
                         await asyncio.sleep(0.2 * (attempt + 1))
                 raise ConnectionError(f"could not open a {role} connection")
 
-        await asyncio.gather(*(one() for _ in range(count)))
+        first = time.perf_counter()
+        await asyncio.gather(*(one(first + (i / rate if rate > 0 else 0.0)) for i in range(count)))
         return conns
 
     async def run(self) -> dict:
@@ -245,9 +294,9 @@ class LoadGen:
         self.stopping = False
         started = time.perf_counter()
         n_voters = max(1, math.ceil(args.rate / args.max_voter_rate)) if args.rate > 0 else 0
-        self.viewers = await self.open("viewer", args.viewers)
+        self.viewers = await self.open("viewer", args.viewers, rate=args.connect_rate)
         self.viewer_total = len(self.viewers)
-        self.voters = await self.open("voter", n_voters) if n_voters else []
+        self.voters = await self.open("voter", n_voters, rate=args.connect_rate) if n_voters else []
         connect_seconds = time.perf_counter() - started
         await asyncio.sleep(1.0)  # let connect-time snapshots and `viewers` settle
         # A collection in the generator would delay every receive time stamp and show
@@ -263,6 +312,16 @@ class LoadGen:
         begin = time.perf_counter()
         warm_end = begin + args.warmup
         end = warm_end + args.duration
+        storm: asyncio.Task[list[Conn]] | None = None
+        storm_info: dict = {}
+        if args.storm:
+            # A quiet window as long as the storm is expected to take, then the storm;
+            # the measured window is the storm itself.
+            expected = args.storm / args.storm_rate if args.storm_rate > 0 else 10.0
+            quiet_start = begin + args.warmup
+            warm_end = quiet_start + min(expected, args.duration)
+            end = float("inf")
+            storm_info["quiet_start"] = quiet_start
         cpu0 = wall0 = None
         server_cpu0 = server_wait0 = None
         sent_in_window: list[str] = []
@@ -274,6 +333,23 @@ class LoadGen:
             now = time.perf_counter()
             if now >= end:
                 break
+            if args.storm:
+                if "quiet_cpu0" not in storm_info and now >= storm_info["quiet_start"]:
+                    storm_info["quiet_cpu0"] = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+                    storm_info["quiet_t0"] = now
+                    for viewer in self.viewers:
+                        viewer.max_gap = 0.0
+                if storm is None and now >= warm_end:
+                    storm_info["quiet_cpu1"] = proc_cpu_seconds(args.server_pid) if args.server_pid else None
+                    storm_info["quiet_t1"] = now
+                    storm_info["quiet_gaps"] = [v.max_gap for v in self.viewers]
+                    for viewer in self.viewers:
+                        viewer.max_gap = 0.0
+                    storm_info["join_times"] = []
+                    storm = asyncio.ensure_future(self.open(
+                        "storm", args.storm, rate=args.storm_rate, join_times=storm_info["join_times"]))
+                elif storm is not None and storm.done() and end == float("inf"):
+                    end = now  # the window ends when the last storm connection has its snapshot
             if cpu0 is None and now >= warm_end:
                 cpu0, wall0 = cpu_seconds(), now
                 server_cpu0 = proc_cpu_seconds(args.server_pid) if args.server_pid else None
@@ -299,6 +375,12 @@ class LoadGen:
         trees1 = trees_cpu_seconds(cpu_pids)
         self.counting = False
         acks_at_end = len(self.acks)
+        storm_conns: list[Conn] = []
+        if storm is not None:
+            storm_conns = storm.result()
+            storm_info["storm_gaps"] = [v.max_gap for v in self.viewers]
+            storm_info["storm_cpu"] = (
+                server_cpu1 - server_cpu0 if server_cpu0 is not None and server_cpu1 is not None else None)
         # Drain: wait for outstanding acks and for the last deltas to reach every viewer.
         drain_deadline = time.perf_counter() + args.drain
         while time.perf_counter() < drain_deadline:
@@ -331,10 +413,65 @@ class LoadGen:
         # machine gives the server less than a whole core.
         if result["server_cpu"] is not None and result["acked_per_s"]:
             result["server_cpu_us_per_vote"] = round(result["server_cpu"] / result["acked_per_s"] * 1e6, 1)
-        for conn in self.viewers + self.voters:
+        if storm is not None:
+            result["storm"] = self.storm_summary(storm_info, storm_conns, measured_seconds)
+        for conn in self.viewers + self.voters + storm_conns:
             conn.close()
         await asyncio.sleep(0.2)
         return result
+
+    def storm_summary(self, info: dict, conns: list[Conn], seconds: float) -> dict:
+        """The join storm's figures (see the module docstring)."""
+        joins = sorted(info["join_times"])
+        quiet_gaps = sorted(info["quiet_gaps"])
+        storm_gaps = sorted(info["storm_gaps"])
+
+        def pct(values: list[float], q: float, scale: float = 1000.0) -> float | None:
+            if not values:
+                return None
+            return round(values[min(len(values) - 1, int(q * len(values)))] * scale, 1)
+
+        joined = len(conns)
+
+        def phase(a: str, b: str) -> float | None:
+            values = sorted(getattr(c, b) - getattr(c, a) for c in conns
+                            if getattr(c, a, 0.0) and getattr(c, b, 0.0))
+            return pct(values, 0.50)
+
+        out = {
+            "connections": joined,
+            "offered_rate": self.args.storm_rate,
+            "seconds": round(seconds, 2),
+            "joined_per_s": round(joined / seconds, 1) if seconds else None,
+            "join_p50_ms": pct(joins, 0.50),
+            "join_p99_ms": pct(joins, 0.99),
+            "join_max_ms": round(joins[-1] * 1000, 1) if joins else None,
+            # median of each set-up phase: TCP connect (the server's accept queue), HTTP upgrade
+            # and Engine.IO handshake, Socket.IO namespace connect until the snapshot
+            "phase_tcp_p50_ms": phase("t_start", "t_made"),
+            "phase_upgrade_open_p50_ms": phase("t_made", "t_open"),
+            "phase_namespace_snapshot_p50_ms": phase("t_open", "t_snapshot"),
+            # per steady viewer: the longest wait between two deltas, quiet window vs storm
+            "quiet_gap_p50_ms": pct(quiet_gaps, 0.50),
+            "quiet_gap_max_ms": round(quiet_gaps[-1] * 1000, 1) if quiet_gaps else None,
+            "storm_gap_p50_ms": pct(storm_gaps, 0.50),
+            "storm_gap_p99_ms": pct(storm_gaps, 0.99),
+            "storm_gap_max_ms": round(storm_gaps[-1] * 1000, 1) if storm_gaps else None,
+        }
+        storm_cpu = info.get("storm_cpu")
+        if storm_cpu is not None and joined:
+            quiet_cpu0, quiet_cpu1 = info.get("quiet_cpu0"), info.get("quiet_cpu1")
+            quiet_rate = ((quiet_cpu1 - quiet_cpu0) / (info["quiet_t1"] - info["quiet_t0"])
+                          if quiet_cpu0 is not None and quiet_cpu1 is not None else 0.0)
+            out.update(
+                server_cpu_s=round(storm_cpu, 2),
+                quiet_server_cpu=round(quiet_rate, 3),
+                server_cpu_ms_per_connection=round(storm_cpu / joined * 1000, 2),
+                # minus what the server spent at its quiet rate (the steady viewers and votes)
+                excess_cpu_ms_per_connection=round(
+                    max(0.0, storm_cpu - quiet_rate * seconds) / joined * 1000, 2),
+            )
+        return out
 
     def _all_delivered(self) -> bool:
         return all(left <= 0 for left in self.remaining.values())
@@ -441,6 +578,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late acks/deltas")
     parser.add_argument("--connect-concurrency", type=int, default=64)
+    parser.add_argument("--connect-rate", type=float, default=0.0,
+                        help="new connections per second while setting up (0: unpaced)")
+    parser.add_argument("--storm", type=int, default=0,
+                        help="join storm: this many more viewers connect during the window")
+    parser.add_argument("--storm-rate", type=float, default=500.0, help="storm connections per second")
     parser.add_argument("--db", default="", help="SQLite file to check every acked vote_id against")
     parser.add_argument("--server-pid", type=int, default=0, help="measure this process's CPU too")
     parser.add_argument("--cpu-pids", default="", help="name=pid,...: process trees whose CPU to report")

@@ -51,7 +51,7 @@ from .errors import (
     error_ack,
     ok_ack,
 )
-from .identity import Identity, identity_resolve, session_key_from_environ
+from .identity import Identity, IdentityResolver, session_key_from_environ
 from .presence import Presence
 from .ratelimit import RateLimit
 from .schemas import describe_validation_error
@@ -99,6 +99,8 @@ class BaseNamespace(socketio.AsyncNamespace):
         # Bounded: the schemas' names and one more, times the error codes and "ok".
         self._event_metrics: dict[tuple[str, str], Any] = {}
         self._ack_metrics: dict[str, Any] = {}
+        # No database for anonymous connections, one batched lookup for sessions (identity.py).
+        self._identity_resolver = IdentityResolver(run=db)
 
     # ----- lifecycle hooks for subclasses -------------------------------
     async def start(self) -> None:
@@ -158,8 +160,8 @@ class BaseNamespace(socketio.AsyncNamespace):
         if eio_sid is None:
             return False
         try:
-            identity = await db(
-                identity_resolve, connection=eio_sid, session_key=session_key_from_environ(environ)
+            identity = await self._identity_resolver.resolve(
+                connection=eio_sid, session_key=session_key_from_environ(environ)
             )
         except Exception:
             log.exception("namespace=%s sid=%s: identity lookup failed", self.namespace, sid)

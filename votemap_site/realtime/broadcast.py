@@ -26,6 +26,12 @@ clients:
      Engine.IO packet with `queue.put_nowait`, exactly what `socket.send`
      would have queued.
 3. Emits with a callback, or with binary data, use the stock code unchanged.
+4. A `SharedPayload` (data sent unchanged to many connections one at a time,
+   like the map's connect-time snapshot during a join storm) is encoded and
+   framed on its first emit and the same bytes are reused for every later
+   emit of the same object (`JsonFragment` values are spliced in as they are);
+   only for managers that understand it (`reuses_encodings`), and unwrapped
+   before any of python-socketio's own code sees it.
 
 The Redis and RabbitMQ variants publish like `AsyncRedisManager` and
 `AsyncAioPikaManager` and deliver locally (for their own emits and for those
@@ -50,6 +56,7 @@ with the reasons (if any) why some connections could not take direct frames.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import struct
@@ -70,8 +77,8 @@ log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
     "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager",
-    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "WireJson", "choose_path",
-    "websocket_text_frame",
+    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "JsonFragment", "SharedPayload", "WireJson",
+    "choose_path", "reuses_encodings", "websocket_text_frame",
 ]
 
 BROADCAST_PATHS = ("direct", "loop", "stock")
@@ -139,6 +146,82 @@ def websocket_text_frame(text: str) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x81, 127, length)
     return header + body
+
+
+class JsonFragment:
+    """A value of a SharedPayload's top-level dict that is already JSON, encoded
+    exactly as python-socketio would (`json.dumps(value, separators=(",", ":"))`):
+    a large part that stays the same while the rest changes (the map's provinces,
+    the same for every connection until the next vote)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Any) -> None:
+        self.text = json.dumps(value, separators=(",", ":"))
+
+
+class SharedPayload:
+    """Event data emitted, unchanged, to many connections one at a time.
+
+    The client managers here encode it (one Socket.IO EVENT packet) and frame
+    it (one WebSocket text frame) on its first emit and reuse both for every
+    later emit of the same object with the same event and namespace. `data`
+    may be a dict with JsonFragment values, spliced in as they are: a join
+    storm's snapshots then cost one JSON encoding of the provinces per
+    version, not one per connection. The bytes are those python-socketio
+    would send for the plain data (`plain()`). `data` must not change after
+    the first emit.
+    """
+
+    __slots__ = ("data", "_key", "_encoded", "_frame")
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self._key: tuple[str, str] | None = None
+        self._encoded: Any = None
+        self._frame: bytes | None = None
+
+    def plain(self) -> Any:
+        """The data with its fragments decoded (what python-socketio's own code is given)."""
+        if isinstance(self.data, dict) and any(isinstance(v, JsonFragment) for v in self.data.values()):
+            return {k: json.loads(v.text) if isinstance(v, JsonFragment) else v for k, v in self.data.items()}
+        return self.data
+
+    def encoded(self, packet_class: Any, namespace: str, event: str) -> Any:
+        """The Socket.IO encoding python-socketio would produce for this emit."""
+        key = (namespace, event)
+        if self._key != key:
+            data = self.data
+            if isinstance(data, dict) and any(isinstance(v, JsonFragment) for v in data.values()):
+                # python-socketio's Packet.encode: type, "namespace,", then the compact JSON
+                # of [event, data]; a dict's JSON is its items in order, so the fragments
+                # can be spliced in.
+                dumps = functools.partial(json.dumps, separators=(",", ":"))
+                body = ",".join(f"{dumps(str(k))}:{v.text if isinstance(v, JsonFragment) else dumps(v)}"
+                                for k, v in data.items())
+                prefix = packet_class(sio_packet.EVENT, namespace=namespace, data=None).encode()
+                self._encoded = f"{prefix}[{dumps(event)},{{{body}}}]"
+            else:
+                pkt = packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data])
+                self._encoded = pkt.encode()
+            self._frame, self._key = None, key
+        return self._encoded
+
+    def frame(self, eio_pkt: Any) -> bytes:
+        """The WebSocket frame of `eio_pkt` (the Engine.IO MESSAGE of `encoded`), built once."""
+        if self._frame is None:
+            self._frame = websocket_text_frame(eio_pkt.encode())
+        return self._frame
+
+
+def plain(data: Any) -> Any:
+    """What python-socketio's own code may be given: a SharedPayload's plain data."""
+    return data.plain() if isinstance(data, SharedPayload) else data
+
+
+def reuses_encodings(manager: Any) -> bool:
+    """Whether `manager` takes SharedPayload data (the managers here; not python-socketio's own)."""
+    return isinstance(manager, _FastEmitMixin)
 
 
 # ----- direct WebSocket writes ------------------------------------------------
@@ -387,14 +470,18 @@ class _FastEmitMixin:
     ) -> bool:
         """Deliver to this worker's clients. False when the packet needs the stock path."""
         namespace = namespace or "/"
-        if isinstance(data, tuple):
-            args = list(data)
-        elif data is not None:
-            args = [data]
+        shared = data if isinstance(data, SharedPayload) else None
+        if shared is not None:
+            encoded = shared.encoded(self.server.packet_class, namespace, event)
         else:
-            args = []
-        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args])
-        encoded = pkt.encode()
+            if isinstance(data, tuple):
+                args = list(data)
+            elif data is not None:
+                args = [data]
+            else:
+                args = []
+            pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args])
+            encoded = pkt.encode()
         if not isinstance(encoded, (str, bytes)):  # binary attachments: several packets
             return False
         self.stats.emits += 1
@@ -405,7 +492,7 @@ class _FastEmitMixin:
         targets = self._recipients(namespace, room, skip_sid)
         if not targets:
             return True
-        frame = websocket_text_frame(eio_pkt.encode())
+        frame = shared.frame(eio_pkt) if shared is not None else websocket_text_frame(eio_pkt.encode())
         write = self.frames.write
         held = self.frames.held
         eio = self.server.eio
@@ -466,7 +553,7 @@ class FastAsyncManager(_FastEmitMixin, socketio.AsyncManager):
         if callback is None and await self._fast_local_emit(event, data, namespace, room, skip_sid):
             return
         self.stats.fallback += 1
-        await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+        await super().emit(event, plain(data), namespace, room=room, skip_sid=skip_sid,
                            callback=callback, **kwargs)
 
 
@@ -614,7 +701,7 @@ class _FastPubSubMixin(_FastEmitMixin):
         if kwargs.get("ignore_queue") and callback is None:
             if await self._fast_local_emit(event, data, namespace or "/", room, skip_sid):
                 return
-        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+        await super().emit(event, plain(data), namespace=namespace, room=room, skip_sid=skip_sid,
                            callback=callback, **kwargs)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:

@@ -5,8 +5,10 @@ session cookie created on its first page view; a client without one (a script,
 a load test) is an anonymous visitor identified by its connection alone.
 """
 
+import asyncio
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from importlib import import_module
@@ -101,3 +103,54 @@ def session_set(*, session_key: str, name: str, value: Any) -> None:
         return
     store[name] = value
     store.save()
+
+
+def identities_resolve(*, requests: list[tuple[str, str | None]]) -> list[Identity]:
+    """Sync (runs through db()): `identity_resolve` for each (connection, session key)."""
+    return [identity_resolve(connection=connection, session_key=key) for connection, key in requests]
+
+
+class IdentityResolver:
+    """Identities for new connections, without one database round trip each.
+
+    A join storm (a room scanning the QR code) brings hundreds of connections a
+    second. An anonymous one needs no database at all (its identity is derived
+    from the connection id). Session lookups that arrive while one is in flight
+    wait for the next one, which resolves them all in one call of `run`
+    (db(): one hop to the database thread, not one per connection, each of which
+    would wait its turn behind the group commits).
+    """
+
+    def __init__(self, *, run: Callable[..., Awaitable[list[Identity]]], max_batch: int = 256) -> None:
+        self._run = run
+        self.max_batch = max_batch
+        self._waiting: list[tuple[str, str, asyncio.Future[Identity]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # calls of `run` (tests)
+
+    async def resolve(self, *, connection: str, session_key: str | None) -> Identity:
+        if session_key is None:
+            return anonymous_identity(connection)
+        future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
+        self._waiting.append((connection, session_key, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+            live = [(c, k, f) for c, k, f in batch if not f.done()]  # a cancelled connect needs nothing
+            if not live:
+                continue
+            self.batches += 1
+            try:
+                identities = await self._run(identities_resolve, requests=[(c, k) for c, k, _ in live])
+            except Exception as exc:
+                for _, _, future in live:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), identity in zip(live, identities, strict=True):
+                if not future.done():
+                    future.set_result(identity)
