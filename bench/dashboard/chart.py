@@ -1,8 +1,16 @@
 """Charts of a run of bench/dashboard/run.py (matplotlib, from bench/dashboard/requirements.txt).
 
     .venv/bin/python bench/dashboard/chart.py [bench/dashboard/results/<name>.json]
+    .venv/bin/python bench/dashboard/chart.py --summarize bench/dashboard/summaries/<name>.json \
+        bench/dashboard/results/<run>.json [more runs...]
+    .venv/bin/python bench/dashboard/chart.py --prefix bench-map-durable bench/dashboard/summaries/<name>.json
 
 Without a file, the newest results file that has load points is drawn.
+`--summarize` writes the committed summary of one or more raw results files
+(git-ignored): every point's figures and the machine's load, nothing else,
+so the charts in docs/ can be redrawn from what is committed. `--prefix`
+names the PNG files (default `bench-map`). With several repeats of a kind,
+each repeat is its own line.
 
 Writes docs/img/bench-map-throughput.png (acked votes/s against offered) and
 docs/img/bench-map-latency.png (p99 vote-to-visible against offered) and
@@ -29,31 +37,46 @@ STYLE = {
     "baseline": ("#cf222e", "^", "once-per-vote python-socketio (talk's design)"),
     "baseline-fast": ("#bf8700", "v", "once-per-vote with the task-free manager"),
     "site@100": ("#0a3069", "D", "site with a 100 ms tick"),
+    "site-base": ("#6e7781", "x", "site before the change (site-base, same run)"),
 }
+# What a summary keeps of each point (bench/dashboard/loadgen.py and run.py write them).
+SUMMARY_KEYS = (
+    "server_kind", "viewers", "voters", "offered_rate", "repeat", "acked_per_s", "unacked", "errors",
+    "visible_p50_ms", "visible_p95_ms", "visible_p99_ms", "ack_p99_ms", "deltas_per_s", "server_cpu",
+    "server_cpu_wait", "server_cpu_us_per_vote", "generator_cpu", "missing_in_db", "acked_total",
+    "load_before", "load_after", "failed",
+)
 
 
-def series(points: list[dict], kind: str, viewers: int, key: str) -> tuple[list[float], list[float]]:
+def series(points: list[dict], kind: str, viewers: int, key: str,
+           repeat: int | None = None) -> tuple[list[float], list[float]]:
     rows = sorted(
         (p["offered_rate"], p.get(key)) for p in points
-        if p.get("server_kind") == kind and p.get("viewers") == viewers and "failed" not in p
+        if p.get("server_kind") == kind and p.get("viewers") == viewers and not p.get("failed")
+        and (repeat is None or p.get("repeat", 0) == repeat)
     )
     return [r for r, _ in rows], [v if v is not None else float("nan") for _, v in rows]
 
 
 def draw(points: list[dict], key: str, ylabel: str, path: Path, *, target: float | None, log_y: bool,
          diagonal: bool, title: str) -> None:
-    viewer_counts = sorted({p["viewers"] for p in points if "failed" not in p})
+    viewer_counts = sorted({p["viewers"] for p in points if not p.get("failed")})
     kinds = [k for k in STYLE if any(p.get("server_kind") == k for p in points)]
     fig, axes = plt.subplots(1, len(viewer_counts), figsize=(6 * len(viewer_counts), 5.2), squeeze=False)
     for ax, viewers in zip(axes[0], viewer_counts, strict=True):
         top = 0.0
         for kind in kinds:
-            xs, ys = series(points, kind, viewers, key)
-            if not xs:
-                continue
-            colour, marker, label = STYLE[kind]
-            ax.plot(xs, ys, marker=marker, color=colour, label=label)
-            top = max(top, max(xs))
+            repeats = sorted({p.get("repeat", 0) for p in points if p.get("server_kind") == kind})
+            for repeat in repeats:
+                xs, ys = series(points, kind, viewers, key, repeat if len(repeats) > 1 else None)
+                if not xs:
+                    continue
+                colour, marker, label = STYLE[kind]
+                if len(repeats) > 1:
+                    label = f"{label}, repeat {repeat + 1}"
+                ax.plot(xs, ys, marker=marker, color=colour, label=label,
+                        linestyle="-" if repeat == repeats[0] else "--")
+                top = max(top, max(xs))
         if diagonal and top:
             ax.plot([0, top], [0, top], color="#999", linestyle=":", linewidth=1, label="acked = offered")
         if target is not None:
@@ -76,12 +99,39 @@ def draw(points: list[dict], key: str, ylabel: str, path: Path, *, target: float
     plt.close(fig)
 
 
+def summarize(out: Path, sources: list[Path]) -> None:
+    """The committed summary of raw results files: their points' figures and the load."""
+    runs, points = [], []
+    for source in sources:
+        data = json.loads(source.read_text())
+        meta = data["meta"]
+        runs.append({"file": source.name, "started": meta.get("started"), "finished": meta.get("finished"),
+                     "load_start": meta.get("uptime_load"), "load_end": meta.get("uptime_load_end"),
+                     "args": meta.get("args")})
+        points += [{k: p[k] for k in SUMMARY_KEYS if k in p} | {"run": source.name} for p in data["points"]]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    loads = [r["load_start"] for r in runs if r["load_start"]]
+    out.write_text(json.dumps({"meta": {"summary_of": runs, "uptime_load": loads[0] if loads else None},
+                               "points": points}, indent=1) + "\n")
+    print(f"wrote {out} ({len(points)} points from {len(runs)} runs)")
+
+
 def main() -> int:
-    if len(sys.argv) > 2:
+    args = sys.argv[1:]
+    if args[:1] == ["--summarize"]:
+        if len(args) < 3:
+            print(__doc__)
+            return 2
+        summarize(Path(args[1]), [Path(a) for a in args[2:]])
+        return 0
+    prefix = "bench-map"
+    if args[:1] == ["--prefix"] and len(args) >= 2:
+        prefix, args = args[1], args[2:]
+    if len(args) > 1:
         print(__doc__)
         return 2
-    if len(sys.argv) == 2:
-        path = Path(sys.argv[1])
+    if len(args) == 1:
+        path = Path(args[0])
     else:
         candidates = sorted(
             (p for p in (ROOT / "bench" / "dashboard" / "results").glob("*.json")
@@ -96,14 +146,16 @@ def main() -> int:
     points = data["points"]
     load = data["meta"].get("uptime_load")
     note = f"server on CPU 0, generator on CPU 1; load average at start {load}"
-    draw(points, "acked_per_s", "acked votes/s", OUT / "bench-map-throughput.png", target=3000, log_y=False,
+    throughput, latency, cpu = (OUT / f"{prefix}-{name}.png" for name in ("throughput", "latency", "cpu"))
+    target = 5000 if prefix != "bench-map" else 3000
+    draw(points, "acked_per_s", "acked votes/s", throughput, target=target, log_y=False,
          diagonal=True, title=f"Vote map: acked durable votes/s ({note})")
-    draw(points, "visible_p99_ms", "p99 vote-to-visible (ms, log)", OUT / "bench-map-latency.png", target=250,
+    draw(points, "visible_p99_ms", "p99 vote-to-visible (ms, log)", latency, target=250,
          log_y=True, diagonal=False, title=f"Vote map: p99 vote-to-visible latency ({note})")
-    draw(points, "server_cpu_us_per_vote", "server CPU µs per acked vote (log)", OUT / "bench-map-cpu.png",
+    draw(points, "server_cpu_us_per_vote", "server CPU µs per acked vote (log)", cpu,
          target=None, log_y=True, diagonal=False,
          title=f"Vote map: server CPU time per acked vote, the figure least moved by other load ({note})")
-    print(f"wrote {OUT / 'bench-map-throughput.png'}, {OUT / 'bench-map-latency.png'} and {OUT / 'bench-map-cpu.png'}")
+    print(f"wrote {throughput}, {latency} and {cpu}")
     return 0
 
 
