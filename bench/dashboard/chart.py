@@ -10,7 +10,9 @@ Without a file, the newest results file that has load points is drawn.
 (git-ignored): every point's figures and the machine's load, nothing else,
 so the charts in docs/ can be redrawn from what is committed. `--prefix`
 names the PNG files (default `bench-map`). With several repeats of a kind,
-each repeat is its own line.
+each repeat is its own line. `--svg SUMMARY OUT.png` draws the three panels
+in one PNG without matplotlib (an SVG rendered by Chromium through
+bench/render_svg.mjs, as the other benchmarks' charts are).
 
 Writes docs/img/bench-map-throughput.png (acked votes/s against offered) and
 docs/img/bench-map-latency.png (p99 vote-to-visible against offered) and
@@ -24,10 +26,17 @@ import json
 import sys
 from pathlib import Path
 
-import matplotlib
+import math
+import subprocess
+import tempfile
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:  # bench/dashboard/requirements.txt not installed: --svg still works
+    plt = None
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "img"
@@ -116,8 +125,97 @@ def summarize(out: Path, sources: list[Path]) -> None:
     print(f"wrote {out} ({len(points)} points from {len(runs)} runs)")
 
 
+SVG_PANELS = (
+    ("acked_per_s", "acked votes/s", False),
+    ("visible_p99_ms", "p99 vote-to-visible ms (log)", True),
+    ("server_cpu_us_per_vote", "server CPU µs per acked vote", False),
+)
+
+
+def svg_chart(points: list[dict], title: str, target: float) -> str:
+    """The three panels as one SVG (no plotting library), one line per kind and repeat."""
+    width, height, pw, ph, top = 1500, 520, 400, 330, 70
+    kinds = [k for k in STYLE if any(p.get("server_kind") == k for p in points)]
+    rates = sorted({p["offered_rate"] for p in points if not p.get("failed")})
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{width / 2}" y="24" text-anchor="middle" font-size="14">{title}</text>']
+    for i, (key, label, log) in enumerate(SVG_PANELS):
+        x0 = 80 + i * (pw + 90)
+        values = [p[key] for p in points if p.get(key) is not None and not p.get("failed")]
+        if key == "visible_p99_ms":
+            values.append(250)
+        lo, hi = (min(values), max(values)) if values else (0, 1)
+        if log:
+            lo, hi = math.log10(max(1.0, lo * 0.8)), math.log10(hi * 1.25)
+        else:
+            lo, hi = 0.0, max(hi * 1.1, target * 1.05 if key == "acked_per_s" else 0)
+
+        def fx(rate: float, x0: float = x0) -> float:
+            return x0 + pw * (rates.index(rate) + 0.5) / len(rates)
+
+        def fy(v: float, lo: float = lo, hi: float = hi, log: bool = log) -> float:
+            v = math.log10(max(v, 1e-9)) if log else v
+            return top + ph - ph * (v - lo) / (hi - lo or 1)
+
+        out.append(f'<rect x="{x0}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+        out.append(f'<text x="{x0 + pw / 2}" y="{top - 8}" text-anchor="middle">{label}</text>')
+        for rate in rates:
+            out.append(f'<text x="{fx(rate)}" y="{top + ph + 16}" text-anchor="middle">{rate:g}</text>')
+        out.append(f'<text x="{x0 + pw / 2}" y="{top + ph + 34}" text-anchor="middle">offered votes/s</text>')
+        for n in range(5):
+            v = lo + (hi - lo) * n / 4
+            shown = 10 ** v if log else v
+            y = top + ph - ph * n / 4
+            out.append(f'<text x="{x0 - 6}" y="{y + 4}" text-anchor="end">{shown:,.0f}</text>')
+            out.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{y}" y2="{y}" stroke="#eee"/>')
+        line = {"acked_per_s": target, "visible_p99_ms": 250}.get(key)
+        if line is not None and (10 ** lo if log else lo) <= line <= (10 ** hi if log else hi):
+            out.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{fy(line)}" y2="{fy(line)}" stroke="#2da44e" '
+                       f'stroke-dasharray="6,4"/><text x="{x0 + pw - 4}" y="{fy(line) - 4}" fill="#2da44e" '
+                       f'text-anchor="end">target {line:g}</text>')
+        for kind in kinds:
+            colour = STYLE[kind][0]
+            repeats = sorted({p.get("repeat", 0) for p in points if p.get("server_kind") == kind})
+            for repeat in repeats:
+                rows = sorted((p["offered_rate"], p[key]) for p in points if p.get("server_kind") == kind
+                              and p.get("repeat", 0) == repeat and p.get(key) is not None and not p.get("failed"))
+                dash = "" if repeat == repeats[0] else ' stroke-dasharray="5,3"'
+                path = " ".join(f"{fx(r):.1f},{fy(v):.1f}" for r, v in rows)
+                out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+                out += [f'<circle cx="{fx(r):.1f}" cy="{fy(v):.1f}" r="3" fill="{colour}"/>' for r, v in rows]
+    for j, kind in enumerate(kinds):
+        x = 80 + j * 520
+        out.append(f'<line x1="{x}" x2="{x + 30}" y1="{height - 40}" y2="{height - 40}" '
+                   f'stroke="{STYLE[kind][0]}" stroke-width="2"/>'
+                   f'<text x="{x + 36}" y="{height - 36}">{STYLE[kind][2]} (dashed: repeat 2)</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def draw_svg(points: list[dict], out: Path, title: str, target: float) -> None:
+    """Rendered to PNG by Chromium (bench/render_svg.mjs), like the other benchmarks' charts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "chart.svg"
+        source.write_text(svg_chart(points, title, target))
+        script = (f"import {{ renderSvgToPng }} from '{ROOT / 'bench' / 'render_svg.mjs'}';"
+                  f"import {{ readFileSync }} from 'node:fs';"
+                  f"await renderSvgToPng(readFileSync('{source}', 'utf8'), {{ width: 1500, height: 520, out: '{out}' }});")
+        subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, check=True, timeout=120)
+
+
 def main() -> int:
     args = sys.argv[1:]
+    if args[:1] == ["--svg"]:  # one PNG of three panels, without matplotlib
+        if len(args) != 3:
+            print(__doc__)
+            return 2
+        data = json.loads(Path(args[1]).read_text())
+        load = data["meta"].get("uptime_load")
+        draw_svg(data["points"], Path(args[2]), f"Vote map, 1,000 viewers: site against site-base, same runs "
+                 f"(server on CPU 0, generator on CPU 1; load average at start {load})", target=5000)
+        print(f"wrote {args[2]}")
+        return 0
     if args[:1] == ["--summarize"]:
         if len(args) < 3:
             print(__doc__)
