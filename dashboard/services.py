@@ -190,7 +190,8 @@ def _apply_plan(
         # ON CONFLICT DO NOTHING: the unique vote_id is the last line of defence against a double count.
         cursor.execute(
             f"INSERT INTO {sql.vote} (vote_id, province_id, direction, applied, voter, created_at)"
-            f" VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(chunk))} ON CONFLICT (vote_id) DO NOTHING",
+            f" VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(chunk))}"
+            f" ON CONFLICT (vote_id) DO NOTHING",
             [value for row in chunk for value in row],
         )
     if plan.changed:

@@ -295,7 +295,8 @@ class MapDashboardNamespace(BaseNamespace):
         if snapshot["version"] < self._sent_version:
             return  # read before a batch whose delta has gone out since: older than what clients have
         known = self._known
-        if known is None or (snapshot["version"] >= known["version"] and snapshot["revision"] >= known["revision"]):
+        if known is None or (snapshot["version"] >= known["version"]
+                             and snapshot["revision"] >= known["revision"]):
             self._known = snapshot
         elif snapshot["version"] > known["version"] or snapshot["revision"] > known["revision"]:
             self._known = None  # newer in one respect, older in the other: trust neither
@@ -315,7 +316,8 @@ class MapDashboardNamespace(BaseNamespace):
         ]
         self._known = {**known, "version": version, "provinces": provinces}
 
-    async def _public_snapshot(self, snapshot: dict[str, Any], *, recent_viewers: bool = False) -> dict[str, Any]:
+    async def _public_snapshot(self, snapshot: dict[str, Any], *,
+                               recent_viewers: bool = False) -> dict[str, Any]:
         viewers = self._viewers_sent if recent_viewers else None
         return {
             "version": snapshot["version"],

@@ -178,11 +178,13 @@ def svg_chart(points: list[dict], title: str, target: float) -> str:
             colour = STYLE[kind][0]
             repeats = sorted({p.get("repeat", 0) for p in points if p.get("server_kind") == kind})
             for repeat in repeats:
-                rows = sorted((p["offered_rate"], p[key]) for p in points if p.get("server_kind") == kind
-                              and p.get("repeat", 0) == repeat and p.get(key) is not None and not p.get("failed"))
+                rows = sorted((p["offered_rate"], p[key]) for p in points
+                              if p.get("server_kind") == kind and p.get("repeat", 0) == repeat
+                              and p.get(key) is not None and not p.get("failed"))
                 dash = "" if repeat == repeats[0] else ' stroke-dasharray="5,3"'
                 path = " ".join(f"{fx(r):.1f},{fy(v):.1f}" for r, v in rows)
-                out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+                out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                           f'stroke-width="2"{dash}/>')
                 out += [f'<circle cx="{fx(r):.1f}" cy="{fy(v):.1f}" r="3" fill="{colour}"/>' for r, v in rows]
     for j, kind in enumerate(kinds):
         x = 80 + j * 520
@@ -200,7 +202,8 @@ def draw_svg(points: list[dict], out: Path, title: str, target: float) -> None:
         source.write_text(svg_chart(points, title, target))
         script = (f"import {{ renderSvgToPng }} from '{ROOT / 'bench' / 'render_svg.mjs'}';"
                   f"import {{ readFileSync }} from 'node:fs';"
-                  f"await renderSvgToPng(readFileSync('{source}', 'utf8'), {{ width: 1500, height: 520, out: '{out}' }});")
+                  f"await renderSvgToPng(readFileSync('{source}', 'utf8'),"
+                  f" {{ width: 1500, height: 520, out: '{out}' }});")
         subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, check=True, timeout=120)
 
 

@@ -180,7 +180,8 @@ def main() -> int:
         for mode in MODES:
             m = row[mode]
             share = "-" if not m["main_rate_alone"] else f"{m['main_rate_during'] / m['main_rate_alone']:.0%}"
-            print(f"| {row['kind']} | {row['repeat'] + 1} | {mode} | {m['batch_ms_p50']} | {m['batch_ms_p99']} "
+            print(f"| {row['kind']} | {row['repeat'] + 1} | {mode} | {m['batch_ms_p50']} "
+                  f"| {m['batch_ms_p99']} "
                   f"| {share} | {row['stored']} / {row['sent']} | {row['load_before']} |")
     print(f"\nresults: {path.relative_to(ROOT)}")
     return 0

@@ -150,16 +150,21 @@ async def test_separate_reader_and_writer_connections_store_every_vote_once(name
 
     reading = asyncio.ensure_future(reader())
     # Every vote twice (a retry with the same id, in the same or a later batch).
-    first = asyncio.gather(*[namespace.on_vote("sid-1", vote(codes[i % 4], vote_id=v)) for i, v in enumerate(ids)])
+    def send_all():
+        return asyncio.gather(*[namespace.on_vote("sid-1", vote(codes[i % 4], vote_id=v))
+                                for i, v in enumerate(ids)])
+
+    first = send_all()
     await asyncio.sleep(0.03)
-    again = asyncio.gather(*[namespace.on_vote("sid-1", vote(codes[i % 4], vote_id=v)) for i, v in enumerate(ids)])
+    again = send_all()
     acks = await asyncio.wait_for(asyncio.gather(first, again), HANG)
     stop.set()
     await asyncio.wait_for(reading, HANG)
     assert versions_seen == sorted(versions_seen)
     assert all(ack["votes"] >= 1 for batch in acks for ack in batch)
     assert await sync_to_async(Vote.objects.count)() == 200
-    counts = await sync_to_async(lambda: dict(Province.objects.filter(code__in=codes).values_list("code", "votes")))()
+    counts = await sync_to_async(
+        lambda: dict(Province.objects.filter(code__in=codes).values_list("code", "votes")))()
     assert counts == {code: 50 for code in codes}
 
 
