@@ -18,16 +18,9 @@ hands them to `vote_cast_batch`, which applies them all in ONE transaction:
    so the unique `vote_id` guards against a double count even if the lookup
    were wrong) and update each changed province with one atomic statement
    equivalent to `votes = GREATEST(votes + net, floor)`, the batch's effect as
-   computed by `votemath.batch_effect`. Plain parameterised SQL: for
-   hundreds of votes per tick, ORM expressions cost more CPU than the
-   database work. And few statements: the rows go in multi-row INSERTs
-   (ROWS_PER_INSERT a statement) and the counters in ONE UPDATE, not one
-   `executemany` step per row, because the batch runs on a database thread
-   while the event loop keeps the GIL busy, and Python's sqlite3 releases
-   and re-takes the GIL around every step: each hand-back is a wait for the
-   loop to let go (up to the switch interval, 5 ms), so a batch of 250
-   single-row steps spent most of its time waiting, not writing. For the
-   same reason SQLite reads the batch's provinces as one aggregated row.
+   computed by `votemath.batch_effect`. Plain parameterised SQL run with
+   `executemany`: for hundreds of votes per tick, ORM expressions cost more
+   CPU than the database work.
 5. Bump `version` when a count changed.
 
 Every other write that clients must reload after (reset, open/close, a
@@ -107,11 +100,6 @@ def _state_for_update() -> VotingState:
     return state
 
 
-# Vote rows per INSERT statement: 6 parameters each, well under PostgreSQL's
-# 65,535 and SQLite's 32,766 (the default since 3.32) bound parameters.
-ROWS_PER_INSERT = 1000
-
-
 class _BatchSql:
     """The few statements of a group commit, as plain parameterised SQL.
 
@@ -154,22 +142,12 @@ def _read_batch(
     cursor.execute(f"SELECT vote_id, province_id FROM {sql.vote} WHERE vote_id IN ({sql.marks(len(ids))})", ids)
     recorded = {sql.uuid_field.to_python(vote_id): code for vote_id, code in cursor.fetchall()}
     codes = sorted({r.province for r in requests} | set(recorded.values()))
-    if sql.for_update:  # PostgreSQL: row locks, and all rows come in one round trip anyway
-        cursor.execute(
-            f"SELECT code, active, votes FROM {sql.province} WHERE code IN ({sql.marks(len(codes))})"
-            f" ORDER BY code{sql.for_update}",
-            codes,
-        )
-        rows = cursor.fetchall()
-    else:  # SQLite (the write lock is held already): one row, one step, instead of one per province
-        cursor.execute(
-            f"SELECT group_concat(code || ',' || active || ',' || votes, ';') FROM {sql.province}"
-            f" WHERE code IN ({sql.marks(len(codes))})",
-            codes,
-        )
-        packed = cursor.fetchone()[0] or ""
-        rows = [tuple(item.split(",")) for item in packed.split(";") if item]
-    provinces = {code: (bool(int(active)), int(votes)) for code, active, votes in rows}
+    cursor.execute(
+        f"SELECT code, active, votes FROM {sql.province} WHERE code IN ({sql.marks(len(codes))})"
+        f" ORDER BY code{sql.for_update}",
+        codes,
+    )
+    provinces = {code: (bool(active), int(votes)) for code, active, votes in cursor.fetchall()}
     return recorded, provinces
 
 
@@ -185,28 +163,23 @@ def _apply_plan(
         for request, planned in zip(requests, plan.votes, strict=True)
         if planned.kind == votemath.ACCEPTED
     ]
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[start:start + ROWS_PER_INSERT]
+    if rows:
         # ON CONFLICT DO NOTHING: the unique vote_id is the last line of defence against a double count.
-        cursor.execute(
+        cursor.executemany(
             f"INSERT INTO {sql.vote} (vote_id, province_id, direction, applied, voter, created_at)"
-            f" VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(chunk))}"
-            f" ON CONFLICT (vote_id) DO NOTHING",
-            [value for row in chunk for value in row],
+            f" VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (vote_id) DO NOTHING",
+            rows,
         )
     if plan.changed:
-        # ONE atomic statement for every changed province: each gets the batch's whole
-        # effect, GREATEST(votes + net, floor), written as CASE for SQLite and PostgreSQL alike.
-        codes = sorted(plan.changed)
-        params: list[object] = []
-        for code in codes:
+        # One atomic statement per province: the batch's whole effect, GREATEST(votes + net, floor).
+        params = []
+        for code in sorted(plan.changed):
             effect = plan.effects[code]
-            params += [code, effect.net, effect.floor, effect.net, effect.floor]
-        cursor.execute(
-            f"UPDATE {sql.province} SET votes = CASE code"
-            f"{' WHEN %s THEN CASE WHEN votes + %s > %s THEN votes + %s ELSE %s END' * len(codes)}"
-            f" ELSE votes END, updated_at = %s WHERE code IN ({sql.marks(len(codes))})",
-            [*params, created_at, *codes],
+            params.append((effect.net, effect.floor, effect.net, effect.floor, created_at, code))
+        cursor.executemany(
+            f"UPDATE {sql.province} SET votes = CASE WHEN votes + %s > %s THEN votes + %s ELSE %s END,"
+            f" updated_at = %s WHERE code = %s",
+            params,
         )
         # Step 5, in the same transaction as the counts it versions.
         cursor.execute(f"UPDATE {sql.state} SET version = version + 1 WHERE id = %s", [STATE_PK])

@@ -4,8 +4,8 @@
 
 The map's batch (`dashboard.services.vote_cast_batch`) runs on a database
 thread while the event loop keeps the GIL busy. Python's sqlite3 releases and
-re-takes the GIL around every statement step, and each re-take waits for the
-other thread to let go, so the number of steps per batch matters as much as
+re-takes the GIL around every statement step, and each re-take may wait for the
+other thread to let go, so the number of steps per batch might matter as much as
 the work in them. This runs the batch of each checkout (`site`: this one;
 `site-base`: --base-root's) on a thread, in a fresh SQLite database in WAL
 mode (the site's settings), pinned to one CPU (`taskset -c 0`), in three

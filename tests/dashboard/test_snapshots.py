@@ -168,16 +168,6 @@ async def test_separate_reader_and_writer_connections_store_every_vote_once(name
     assert counts == {code: 50 for code in codes}
 
 
-async def test_a_batch_in_several_insert_statements_stores_every_vote(provinces, monkeypatch):
-    monkeypatch.setattr(services, "ROWS_PER_INSERT", 3)
-    requests = [services.VoteRequest(vote_id=uuid.uuid4(), province=code, direction="up")
-                for code in ["28", "08", "28", "41", "28", "08", "46", "28", "01", "02"]]
-    result = await sync_to_async(services.vote_cast_batch)(requests=requests)
-    assert [o.votes for o in result.outcomes if o.province == "28"] == [1, 2, 3, 4]
-    assert await sync_to_async(Vote.objects.count)() == 10
-    assert result.changed == {"28": 4, "08": 2, "41": 1, "46": 1, "01": 1, "02": 1}
-
-
 # ----- snapshots from memory (one worker) -------------------------------------
 async def test_snapshots_come_from_memory_and_follow_the_workers_own_batches(namespace, map_reads):
     first = await snapshot_of(namespace)
