@@ -26,7 +26,16 @@ attacking connection, the attacker opens a new one, as a script would):
   the server;
 - big-frame: a 1 MiB WebSocket frame on a fresh connection, again and again;
 - malformed: 200 malformed Socket.IO packets on a connection, again and again;
-- idle-sessions: 50 Engine.IO sessions that never join a namespace, held open.
+- idle-sessions: 50 Engine.IO sessions that never join a namespace, held open;
+- snapshot-loop: `--loopers` (200) clients, each with a session of its own
+  like 200 browsers (so no address limit applies), ask for the map snapshot
+  again and again, each as soon as its previous answer came;
+- reconnect-loop: as many such clients reload the map in a loop: a new
+  Engine.IO connection, the namespace CONNECT (an identity lookup and the
+  snapshot the server sends), close, again.
+  The two loops' sessions are made before the phase starts; each is the
+  load of issue target 5 (no request class starves another): the voters'
+  ack p99 must stay within the budget.
 
 Prints a markdown table; raw results go to bench/results/hostile-<stamp>.json
 (git-ignored). The raw clients are tests/rawio.py's; tests/core/test_edge.py
@@ -38,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import json
 import os
 import secrets
@@ -62,7 +72,8 @@ PY = sys.executable
 MAP = "/map-dashboard"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 RESULTS = ROOT / "bench" / "results"
-ATTACKS = ("none", "ns-reconnect", "non-reading", "big-frame", "malformed", "idle-sessions")
+ATTACKS = ("none", "ns-reconnect", "non-reading", "big-frame", "malformed", "idle-sessions",
+           "snapshot-loop", "reconnect-loop")
 MALFORMED = ["42/lobby,5", "49", f"42{MAP},[", f"42{MAP},7", "4x", f"43{MAP},"]
 
 
@@ -349,6 +360,65 @@ async def attack_idle_sessions(url: str, stop: asyncio.Event, stats: dict) -> No
         await client.close()
 
 
+async def _looper_sessions(url: str, count: int) -> list[str]:
+    """One session cookie per looper, made before the phase (like browsers that loaded the page)."""
+    cookies = []
+    for _ in range(count):
+        cookies.append(await asyncio.to_thread(session_cookie, url))
+    return cookies
+
+
+async def _loop_each(cookies: list[str], stop: asyncio.Event, body) -> None:
+    async def looper(cookie: str) -> None:
+        while not stop.is_set():
+            try:
+                await body(cookie)
+            except (ConnectionError, TimeoutError, OSError):
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*[looper(cookie) for cookie in cookies])
+
+
+async def attack_snapshot_loop(url: str, stop: asyncio.Event, stats: dict, *, cookies: list[str]) -> None:
+    stats["snapshots"] = stats["failed"] = 0
+
+    async def body(cookie: str) -> None:
+        client = await RawSocketIO.open(url, headers={"Cookie": cookie})
+        stats["connections"] = stats.get("connections", 0) + 1
+        try:
+            await client.connect_namespace(MAP)
+            while not stop.is_set() and not client.closed.is_set():
+                ack = await client.call(MAP, "get_snapshot", {}, timeout=10)
+                if ack.get("ok"):
+                    stats["snapshots"] += 1
+                else:  # the edge's per-connection limit (rate_limited), or a server error
+                    stats["failed"] += 1
+                    code = (ack.get("error") or {}).get("code", "?")
+                    stats[f"failed_{code}"] = stats.get(f"failed_{code}", 0) + 1
+        finally:
+            await _finish(client, stats)
+
+    await _loop_each(cookies, stop, body)
+
+
+async def attack_reconnect_loop(url: str, stop: asyncio.Event, stats: dict, *, cookies: list[str]) -> None:
+    stats["reconnects"] = 0
+
+    async def body(cookie: str) -> None:
+        client = await RawSocketIO.open(url, headers={"Cookie": cookie})
+        try:
+            # CONNECT, then the snapshot the server sends (whether before or after its CONNECT reply).
+            await client.send(f"40{MAP},")
+            await client.wait_for(lambda text: text.startswith(f'42{MAP},["snapshot"'), timeout=10)
+            stats["reconnects"] += 1
+        finally:
+            await client.close()
+
+    await _loop_each(cookies, stop, body)
+
+
+LOOPS = {"snapshot-loop": attack_snapshot_loop, "reconnect-loop": attack_reconnect_loop}
+
 ATTACK = {"ns-reconnect": attack_ns_reconnect, "non-reading": attack_non_reading, "big-frame": attack_big_frame,
           "malformed": attack_malformed, "idle-sessions": attack_idle_sessions}
 
@@ -367,6 +437,9 @@ async def phase(kind: str, attack: str, args: argparse.Namespace, workdir: Path)
         line = await asyncio.wait_for(voters.stdout.readline(), 60)
         if line.strip() != b"ready":
             raise RuntimeError(f"voters did not start: {line!r}; see {site.log_path}")
+        attacker = ATTACK.get(attack)
+        if attack in LOOPS:
+            attacker = functools.partial(LOOPS[attack], cookies=await _looper_sessions(site.url, args.loopers))
         await asyncio.sleep(args.warmup)
         rss_before = site.rss_kib()
         peak = rss_before or 0
@@ -374,7 +447,7 @@ async def phase(kind: str, attack: str, args: argparse.Namespace, workdir: Path)
         cpu0 = cpu_seconds()
         voters.stdin.write(b"start\n")
         await voters.stdin.drain()
-        task = asyncio.create_task(ATTACK[attack](site.url, stop, stats)) if attack != "none" else None
+        task = asyncio.create_task(attacker(site.url, stop, stats)) if attacker is not None else None
         end = time.monotonic() + args.seconds
         while time.monotonic() < end:
             peak = max(peak, site.rss_kib() or 0)
@@ -468,6 +541,8 @@ def main() -> int:
                         help="votes per second per voter (the limit is 10, burst 20)")
     parser.add_argument("--ack-timeout", type=float, default=5.0, help="a vote not acked within it counts as lost")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--loopers", type=int, default=200,
+                        help="clients of snapshot-loop and reconnect-loop, each with its own session")
     parser.add_argument("--name", default="", help="results file name (default: a UTC time stamp)")
     parser.add_argument("--voters-url", default="", help=argparse.SUPPRESS)  # the voters' own process
     checkouts.add_argument(parser)

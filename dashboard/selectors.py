@@ -28,6 +28,12 @@ def voting_revision() -> int:
     return revision if revision is not None else 0
 
 
+def voting_marks() -> tuple[int, int]:
+    """`(revision, version)` of the state row in one read: the map's watcher polls both."""
+    row = VotingState.objects.filter(pk=STATE_PK).values_list("revision", "version").first()
+    return (row[0], row[1]) if row is not None else (0, 0)
+
+
 def map_snapshot() -> dict[str, Any]:
     """The `snapshot` event without `viewers`: `{"version", "open", "revision", "provinces"}`.
 

@@ -56,6 +56,28 @@ Faults (docs/deployment.md, "Faults")
     outage; clients of other workers see a jump in `version` once the queue
     is back and repair it with a snapshot.
 
+Threads and snapshots (docs/protocol.md, "Snapshots")
+    The group commit runs on a database thread of its own (`DbThread`, so
+    its own connection), never in the queue of the shared `db()` thread that
+    every namespace's reads go through: a burst of connects (identity
+    lookups, snapshots) or chat posts does not delay the vote acks. With
+    SQLite in WAL mode the reader and the writer connection do not block each
+    other.
+    Snapshots are served from what this worker already knows when it is
+    the only one emitting deltas (no REDIS_URL or MESSAGE_QUEUE_URL): the
+    last snapshot read, with each of its own committed batches applied in
+    version order BEFORE that batch's delta is sent. So a snapshot from memory
+    is never older than anything a client has received from this worker. It
+    is dropped (the next request reads the database) when a batch's version
+    does not follow it (another writer, e.g. a script, committed in between),
+    when the watcher sees a new revision (an admin change) or a database
+    version beyond it (read on every tick), and while nobody is connected.
+    With several workers other workers' deltas reach this worker's clients
+    without passing through it, so every snapshot is read from the database:
+    requests that arrive while a read is in flight share the NEXT read (one
+    that starts after they arrived, so it includes whatever they have seen),
+    and connects share the one in flight.
+
 Viewers
     On the same tick, after the check, the viewer total over all workers
     (`presence.total`) is read and sent as `viewers` to this worker's clients
@@ -85,7 +107,7 @@ from django.conf import settings
 from votemap_site.metrics import COMMIT_BATCH_SIZE
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.broadcast import JsonFragment, SharedPayload, reuses_encodings
-from votemap_site.realtime.dbaccess import db
+from votemap_site.realtime.dbaccess import DbThread, db
 from votemap_site.realtime.errors import FORBIDDEN, INTERNAL, RATE_LIMITED, RealtimeError
 from votemap_site.realtime.identity import Identity
 from votemap_site.realtime.permissions import staff_permission_check
@@ -97,7 +119,7 @@ from votemap_site.realtime.watcher import Watcher
 
 from .audience import tick_for_audience, viewers_due
 from .schemas import GetSnapshotPayload, ResetVotesPayload, VotePayload
-from .selectors import map_snapshot, voting_revision
+from .selectors import map_snapshot, voting_marks
 from .services import VoteOutcome, VoteRequest, vote_cast_batch, votes_reset
 
 log = logging.getLogger("dashboard")
@@ -146,21 +168,33 @@ class MapDashboardNamespace(BaseNamespace):
         # Admin changes: `seen` is the revision this worker's clients have been
         # sent (None while it has none).
         self._watcher: Watcher[int] = Watcher(
-            name="map-watch", interval=self.tick, read=voting_revision, changed=self._admin_changed,
-            active=lambda: self.connection_count() > 0, then=self._push_viewers,
+            name="map-watch", interval=self.tick, read=self._poll_revision, changed=self._admin_changed,
+            active=self._watch_active, then=self._after_watch,
         )
         self._viewers_sent: int | None = None
         self._viewers_sent_at = 0.0
-        self._snapshot_read: asyncio.Future[dict[str, Any]] | None = None
         # (version, open, revision), its provinces' JSON, the viewer total, its payload
         self._connect_frame: (
             tuple[tuple[int, bool, int], JsonFragment, int | None, SharedPayload | None] | None) = None
+        # The group commit's own database thread (started in `start`).
+        self._writer: DbThread | None = None
+        # Snapshot reads: the one in flight, and the one queued to start after it.
+        self._read_now: asyncio.Future[dict[str, Any]] | None = None
+        self._read_next: asyncio.Future[dict[str, Any]] | None = None
+        # What this worker knows of the map (a snapshot, revision included), kept
+        # current by its own batches; None when unknown. Only served when this
+        # worker is the only one sending deltas (see the module docstring).
+        self._known: dict[str, Any] | None = None
+        self.serve_from_memory = not (settings.REDIS_URL or settings.MESSAGE_QUEUE_URL)
+        self._polled_version: int | None = None  # the database's version at the last watcher poll
+        self._sent_version = -1  # the newest version of this worker's deltas sent so far
         # For tests and benchmarks.
         self.batches_committed = 0
 
     # ----- lifecycle -----------------------------------------------------
     async def start(self) -> None:
         self._local_lock = asyncio.Lock()
+        self._writer = DbThread("map-writer")
         self._order_lock = build_order_lock(COMMIT_LOCK_SUFFIX, timeout=COMMIT_LOCK_TIMEOUT,
                                             wait=COMMIT_LOCK_WAIT, breaker=self.shared_breaker)
         self._flusher = Ticker(name="map-votes", interval=self.tick, callback=self._flush)
@@ -179,6 +213,9 @@ class MapDashboardNamespace(BaseNamespace):
         if self._order_lock is not None:
             await self._order_lock.close()
             self._order_lock = None
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
 
     async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
         snapshot = await self._read_snapshot(shared=True)
@@ -232,7 +269,9 @@ class MapDashboardNamespace(BaseNamespace):
         return outcome.ack()
 
     async def on_get_snapshot(self, sid: str, payload: GetSnapshotPayload) -> dict[str, Any]:
-        return await self._public_snapshot(await self._read_snapshot(shared=False))
+        # The viewer count of the last tick: a client asking again and again costs
+        # no presence read (a Redis or PostgreSQL round trip with several workers).
+        return await self._public_snapshot(await self._read_snapshot(shared=False), recent_viewers=True)
 
     async def on_reset_votes(self, sid: str, payload: ResetVotesPayload) -> dict[str, Any]:
         identity = self.identity(sid)
@@ -255,17 +294,71 @@ class MapDashboardNamespace(BaseNamespace):
 
     # ----- snapshots -----------------------------------------------------
     async def _read_snapshot(self, *, shared: bool) -> dict[str, Any]:
-        """A consistent snapshot from the database. `shared` joins a read already
-        in flight (a burst of connections costs one query, not one each)."""
-        if shared and self._snapshot_read is not None and not self._snapshot_read.done():
-            return await asyncio.shield(self._snapshot_read)
-        read = asyncio.ensure_future(db(map_snapshot))
-        if shared or self._snapshot_read is None or self._snapshot_read.done():
-            self._snapshot_read = read
-        return await asyncio.shield(read)
+        """A consistent snapshot, never older than what this worker has sent.
 
-    async def _public_snapshot(self, snapshot: dict[str, Any]) -> dict[str, Any]:
-        return self._public(snapshot, await self.presence.total(self.presence_key))
+        From memory when it is known and may be served (module docstring);
+        otherwise from the database: `shared` joins a read already in flight
+        (a burst of connections costs one query, not one each), else the
+        caller gets a read that starts after this call, shared with every
+        other caller that arrives before it starts. The result is read-only
+        (it may be memory's own copy)."""
+        known = self._known
+        if self.serve_from_memory and known is not None and known["revision"] >= (self._watcher.seen or 0):
+            return known
+        current = self._read_now
+        if current is not None and not current.done():
+            if shared:
+                return await asyncio.shield(current)
+            if self._read_next is None:
+                self._read_next = asyncio.ensure_future(self._read_after(current))
+            return await asyncio.shield(self._read_next)
+        self._read_now = asyncio.ensure_future(self._read_database())
+        return await asyncio.shield(self._read_now)
+
+    async def _read_after(self, current: asyncio.Future[dict[str, Any]]) -> dict[str, Any]:
+        with contextlib.suppress(Exception):  # its own callers hear of its failure
+            await current
+        self._read_next = None
+        self._read_now = asyncio.ensure_future(self._read_database())
+        return await self._read_now
+
+    async def _read_database(self) -> dict[str, Any]:
+        snapshot = await db(map_snapshot)
+        self._learn(snapshot)
+        return snapshot
+
+    def _learn(self, snapshot: dict[str, Any]) -> None:
+        """Keep a snapshot read from the database when it is newer than memory."""
+        if snapshot["version"] < self._sent_version:
+            return  # read before a batch whose delta has gone out since: older than what clients have
+        known = self._known
+        if known is None or (snapshot["version"] >= known["version"]
+                             and snapshot["revision"] >= known["revision"]):
+            self._known = snapshot
+        elif snapshot["version"] > known["version"] or snapshot["revision"] > known["revision"]:
+            self._known = None  # newer in one respect, older in the other: trust neither
+
+    def _learn_batch(self, version: int, changed: dict[str, int]) -> None:
+        """One of this worker's batches committed (called before its delta is sent)."""
+        known = self._known
+        if known is None or version <= known["version"]:
+            return  # unknown, or a read after the commit already has it
+        if version != known["version"] + 1 or not changed:
+            self._known = None  # another writer committed in between: read again
+            return
+        # A new list (the old one may be on its way to a client), same order and names.
+        provinces = [
+            {**province, "votes": changed[province["code"]]} if province["code"] in changed else province
+            for province in known["provinces"]
+        ]
+        self._known = {**known, "version": version, "provinces": provinces}
+
+    async def _public_snapshot(self, snapshot: dict[str, Any], *,
+                               recent_viewers: bool = False) -> dict[str, Any]:
+        viewers = self._viewers_sent if recent_viewers else None
+        if viewers is None:
+            viewers = await self.presence.total(self.presence_key)
+        return self._public(snapshot, viewers)
 
     @staticmethod
     def _public(snapshot: dict[str, Any], viewers: int, *, provinces: Any = None) -> dict[str, Any]:
@@ -300,8 +393,10 @@ class MapDashboardNamespace(BaseNamespace):
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             if not batch:
                 return
+            assert self._writer is not None
             try:
-                result = await db(vote_cast_batch, requests=[request for request, _ in batch])
+                # The group commit's own thread and connection: never queued behind other reads.
+                result = await self._writer.run(vote_cast_batch, requests=[request for request, _ in batch])
             except Exception:
                 log.exception("namespace=%s: committing %d votes failed", self.namespace, len(batch))
                 for _, future in batch:
@@ -320,6 +415,9 @@ class MapDashboardNamespace(BaseNamespace):
                 if not future.done():
                     future.set_result(outcome)
             delta = result.delta
+            # Memory first: a snapshot served after this delta must include it.
+            self._learn_batch(result.version, result.changed)
+            self._sent_version = max(self._sent_version, result.version)
             if delta is not None:
                 try:
                     await self.emit("votes", delta)
@@ -327,10 +425,32 @@ class MapDashboardNamespace(BaseNamespace):
                     log.exception("namespace=%s: broadcasting version %s failed", self.namespace, result.version)
 
     # ----- the tick: admin changes and viewers ---------------------------
+    def _poll_revision(self) -> int:
+        """The watcher's read (on the database thread): the revision, and the version
+        for `_after_watch`, both from one row."""
+        revision, self._polled_version = voting_marks()
+        return revision
+
+    def _watch_active(self) -> bool:
+        if self.connection_count() > 0:
+            return True
+        # Nobody is told of changes now, so memory would not hear of them either.
+        self._known = None
+        return False
+
+    async def _after_watch(self) -> None:
+        polled, self._polled_version = self._polled_version, None
+        known = self._known
+        if polled is not None and known is not None and polled > known["version"]:
+            # Committed by another writer (or by this worker's batch just now: one read too many).
+            self._known = None
+        await self._push_viewers()
+
     async def _admin_changed(self, revision: int) -> int:
         """The watcher saw a new revision: send this worker's clients a snapshot."""
         assert self._local_lock is not None
         async with self._local_lock:  # not between a batch's commit and its delta
+            self._known = None  # it predates the change: read the database
             snapshot = await self._read_snapshot(shared=False)
             # The snapshot may already include later changes: they need no second
             # one. Recorded before the emit, so a client connecting meanwhile

@@ -588,6 +588,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cpu-pids", default="", help="name=pid,...: process trees whose CPU to report")
     parser.add_argument("--label", default="")
     parser.add_argument("--json", default="", help="also write the result here")
+    parser.add_argument("--acked-out", default="",
+                        help="write every acked vote_id here, one a line (run.py checks them again after the stop)")
     return parser.parse_args(argv)
 
 
@@ -596,12 +598,16 @@ def main(argv: list[str] | None = None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, max(soft, 65536)) if hard != resource.RLIM_INFINITY else max(soft, 65536)
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    gen = LoadGen(args)
     try:
         import uvloop
 
-        result = uvloop.run(LoadGen(args).run())
+        result = uvloop.run(gen.run())
     except ImportError:  # pragma: no cover
-        result = asyncio.run(LoadGen(args).run())
+        result = asyncio.run(gen.run())
+    if args.acked_out:
+        with open(args.acked_out, "w") as fh:
+            fh.writelines(f"{ack[5]}\n" for ack in gen.acks)
     text = json.dumps(result)
     print(text)
     if args.json:

@@ -189,8 +189,9 @@ def run_point(server: Server, viewers: int, rate: float, args: argparse.Namespac
         "--duration", str(args.duration), "--warmup", str(args.warmup), "--drain", str(args.drain),
         "--server-pid", str(server.proc.pid), "--label", server.kind, "--json", str(out),
     ]
+    acked_out = out.with_suffix(".acked")
     if server.db is not None:
-        cmd += ["--db", str(server.db)]
+        cmd += ["--db", str(server.db), "--acked-out", str(acked_out)]
     load_before = loadavg()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           timeout=args.duration + args.warmup + args.drain + 180)
@@ -202,7 +203,21 @@ def run_point(server: Server, viewers: int, rate: float, args: argparse.Namespac
     result["load_before"] = load_before
     result["load_after"] = loadavg()
     result["server_rss_kib"] = server.rss_kib() if server.proc.poll() is None else None
+    result["_acked_file"] = str(acked_out) if acked_out.exists() else None
     return result
+
+
+def recheck_after_stop(point: dict) -> None:
+    """The acked vote_ids looked up again once the server has stopped (its connections
+    closed, the WAL checkpointed): `missing_after_stop` must be 0 like `missing_in_db`."""
+    path, db = point.pop("_acked_file", None), point.pop("db_path", None)
+    if not path or not db:
+        return
+    sys.path.insert(0, str(HERE))
+    import loadgen
+
+    ids = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    point["missing_after_stop"] = loadgen.check_database(db, ids)
 
 
 async def hold_idle_connections(url: str, count: int, hold: float, measure) -> dict:
@@ -337,11 +352,16 @@ def main() -> int:
                                 point = run_point(server, viewers, rate, args, workdir)
                             finally:
                                 server.stop()
+                            if server.db is not None:
+                                point["db_path"] = str(server.db)
+                                recheck_after_stop(point)
+                            point.pop("_acked_file", None)
                             point["repeat"] = repeat
                             points.append(point)
                             brief = {k: point.get(k) for k in ("server_kind", "viewers", "offered_rate", "acked_per_s",
                                                                "visible_p99_ms", "server_cpu", "server_cpu_wait",
-                                                               "generator_cpu", "missing_in_db", "failed")}
+                                                               "generator_cpu", "missing_in_db", "missing_after_stop",
+                                                               "failed")}
                             print(json.dumps(brief), flush=True)
         if not args.no_memory:
             for kind in [k for k in args.memory_kinds.split(",") if k]:
