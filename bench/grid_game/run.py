@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--sample-every", type=int, default=1)
     parser.add_argument("--label", default="")
-    parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
+    parser.add_argument("--client", choices=("raw", "websockets"), default="websockets",
                         help="the generator's WebSocket client (bench/grid_game/loadgen.py)")
     parser.add_argument("--server-core", default="0")
     parser.add_argument("--generator-core", default="1")
