@@ -39,9 +39,10 @@ labels.forEach((label, i) => {
     svg += `<text x="${x + barW / 2}" y="${H - bottom + 28}" text-anchor="middle" font-size="10" fill="#5b6673">${r.server_cpu.toFixed(2)}</text>`;
   });
   const r0 = group[0];
-  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 48}" text-anchor="middle">${label}: ${r0.arenas} × ${r0.players_per_arena}, ${r0.client}</text>`;
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 44}" text-anchor="middle" font-size="11">${label}</text>`;
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 58}" text-anchor="middle" font-size="11">${r0.arenas} × ${r0.players_per_arena}, client ${r0.client}</text>`;
   const loads = group.map((r) => r.loadavg_before.toFixed(1)).join(" / ");
-  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 64}" text-anchor="middle" fill="#a86400" font-size="11">load ${loads}</text>`;
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 74}" text-anchor="middle" fill="#a86400" font-size="11">load ${loads}</text>`;
 });
 Object.entries(colours).slice(0, 2).forEach(([name, colour], j) => {
   const x = left + j * 260;
