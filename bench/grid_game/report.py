@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/grid_game/report.py --label final --since 2026-11-25T09:09:00Z
     .venv/bin/python bench/grid_game/report.py --least-contended   # per scenario, all labels
+    .venv/bin/python bench/grid_game/report.py --results bench/grid_game/results-gameperf.json \
+        --summary bench/grid_game/summary-generator.json --labels crowd512-websockets,crowd512-raw,arenas100x8-raw
+
+--summary writes the figures of the chosen runs (a committed file, unlike the
+raw results) that bench/grid_game/chart_runs.mjs draws.
 """
 
 import argparse
@@ -41,16 +46,34 @@ def least_contended(results: list[dict], per_cell: int = 4) -> None:
         print(f"| {label} | {cell((arenas, players, 'site'))} | {cell((arenas, players, 'bare'))} |")
 
 
+SUMMARY_FIELDS = ("label", "server", "repeat", "client", "arenas", "players_per_arena", "moves_per_s", "lost",
+                  "errors", "seen_ms", "ack_ms", "states_per_s", "server_cpu", "generator_cpu",
+                  "server_runqueue_wait", "generator_runqueue_wait", "loadavg_before", "loadavg_after", "when",
+                  "command")
+
+
+def write_summary(results: list[dict], labels: list[str], out: Path) -> None:
+    rows = [{k: r.get(k) for k in SUMMARY_FIELDS} for r in results if r["label"] in labels]
+    out.write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"{len(rows)} runs -> {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--label", default="final")
     parser.add_argument("--since", default="")
     parser.add_argument("--least-contended", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--summary", type=Path, help="write the chosen runs' figures (--labels) to this JSON file")
+    parser.add_argument("--labels", default="", help="comma-separated labels, for --summary")
     args = parser.parse_args()
-    if args.least_contended:
-        least_contended(json.loads(RESULTS.read_text()))
+    if args.summary:
+        write_summary(json.loads(args.results.read_text()), args.labels.split(","), args.summary)
         return
-    rows = [r for r in json.loads(RESULTS.read_text()) if r["label"] == args.label and r["when"] >= args.since]
+    if args.least_contended:
+        least_contended(json.loads(args.results.read_text()))
+        return
+    rows = [r for r in json.loads(args.results.read_text()) if r["label"] == args.label and r["when"] >= args.since]
     print("| server (manager) | arenas × players | moves/s | seen p50 | p99 | p99.9 | lost | ack p99 "
           "| server CPU | server CPU per move | gen. CPU | server run-queue wait | gen. run-queue wait "
           "| tick work / emit per tick (CPU) |")

@@ -204,3 +204,26 @@ GameMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestGameMachine = GameMachine.TestCase
+
+
+def test_player_lookup_stays_right_through_moves_joins_and_leaves():
+    # The id -> index map is a cache carried by `move`; it must never outlive
+    # a change of the players' order (join, leave).
+    rng = random.Random(3)
+    state = rules.new_game(width=10, height=10, coins=2, rng=rng)
+    for i in range(6):
+        state = rules.join(state, player_id=f"p{i}", name=f"n{i}", rng=rng)
+    for step in range(200):
+        ids = [p.id for p in state.players]
+        pid = ids[step % len(ids)]
+        state = rules.move(state, player_id=pid, direction="udlr"[step % 4].replace("u", "up")
+                           .replace("d", "down").replace("l", "left").replace("r", "right"), rng=rng)
+        if step % 37 == 0:
+            state = rules.leave(state, player_id=ids[0])
+            state = rules.join(state, player_id=f"new{step}", name="x", rng=rng)
+        for index, p in enumerate(state.players):
+            assert state.player(p.id) is p
+            assert state.has_player(p.id)
+        assert not state.has_player(ids[0]) or ids[0] in [p.id for p in state.players]
+    with pytest.raises(RuleError):
+        state.player("nobody")
