@@ -41,3 +41,16 @@ async def async_wait_until(predicate: Callable[[], Any | Awaitable[Any]], *, tim
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message} did not hold within {timeout}s (last value: {value!r})")
         await asyncio.sleep(interval)
+
+
+def record_emits(namespace: Any) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Replace a namespace's `emit` (driven without a server) by one that records
+    each call as (event, data, keyword arguments); the list, also as `namespace.sent`."""
+    sent: list[tuple[str, Any, dict[str, Any]]] = []
+
+    async def emit(event: str, data: Any = None, **kwargs: Any) -> None:
+        sent.append((event, data, kwargs))
+
+    namespace.emit = emit
+    namespace.sent = sent
+    return sent

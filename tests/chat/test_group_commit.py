@@ -17,6 +17,7 @@ from chat.schemas import SendMessagePayload
 from chat.services import MessageRequest, message_post_batch
 from votemap_site.realtime.errors import RealtimeError
 from votemap_site.realtime.identity import anonymous_identity
+from tests.helpers import record_emits
 from votemap_site.realtime.presence import LocalPresence
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -120,13 +121,7 @@ def test_an_empty_batch_is_a_programming_error():
 async def namespace(rooms, settings):
     settings.CHAT_TICK_MS = 50
     ns = sockets.ChatNamespace("/chat", presence=LocalPresence())
-    sent = []
-
-    async def emit(event, data=None, **kwargs):
-        sent.append((event, data, kwargs))
-
-    ns.emit = emit
-    ns.sent = sent
+    record_emits(ns)
     await ns.start()
     for sid in ("sid-1", "sid-2"):
         identity = anonymous_identity(sid)

@@ -11,6 +11,7 @@ from dashboard.models import Vote
 from dashboard.schemas import VotePayload
 from votemap_site.realtime.errors import RealtimeError
 from votemap_site.realtime.identity import anonymous_identity
+from tests.helpers import record_emits
 from votemap_site.realtime.presence import LocalPresence
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -20,13 +21,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 async def namespace(provinces, settings):
     settings.DASHBOARD_TICK_MS = 50
     ns = sockets.MapDashboardNamespace("/map-dashboard", presence=LocalPresence())
-    sent = []
-
-    async def emit(event, data=None, **kwargs):
-        sent.append((event, data, kwargs))
-
-    ns.emit = emit
-    ns.sent = sent
+    record_emits(ns)
     ns._identities["sid-1"] = anonymous_identity("sid-1")
     await ns.start()
     yield ns

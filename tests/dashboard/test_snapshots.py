@@ -22,6 +22,7 @@ from dashboard.models import Province, Vote, VotingState
 from dashboard.schemas import GetSnapshotPayload, VotePayload
 from votemap_site.realtime.dbaccess import DbThread, db
 from votemap_site.realtime.identity import anonymous_identity
+from tests.helpers import record_emits
 from votemap_site.realtime.presence import LocalPresence
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -35,13 +36,7 @@ HANG = 20
 async def namespace(provinces, settings):
     settings.DASHBOARD_TICK_MS = 20
     ns = sockets.MapDashboardNamespace("/map-dashboard", presence=LocalPresence())
-    sent = []
-
-    async def emit(event, data=None, **kwargs):
-        sent.append((event, data, kwargs))
-
-    ns.emit = emit
-    ns.sent = sent
+    record_emits(ns)
     ns.connection_count = lambda: 1  # one client connected, as far as the watcher is concerned
     ns._identities["sid-1"] = anonymous_identity("sid-1")
     await ns.start()
