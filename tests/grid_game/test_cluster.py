@@ -166,6 +166,22 @@ async def move_and_see(mover: Player, watcher: Player) -> tuple[int, int, int]:
     return seen
 
 
+async def moves_cross_processes(players: list[Player], owner) -> tuple[list[Player], list[Player]]:
+    """The players split by process (4 on the arena's owner, 4 elsewhere), after
+    checking that a move made on the other process is applied by the owner and
+    seen on the owner's clients, that a move made on the owner is seen
+    elsewhere, and that every player's ticks increased strictly."""
+    on_owner = [p for p in players if p.worker is owner]
+    elsewhere = [p for p in players if p.worker is not owner]
+    assert len(on_owner) == len(elsewhere) == 4
+    await move_and_see(elsewhere[0], on_owner[0])
+    await move_and_see(on_owner[1], elsewhere[1])
+    await move_and_see(elsewhere[2], elsewhere[3])
+    for player in players:
+        player.assert_ticks_increase()
+    return on_owner, elsewhere
+
+
 async def close(players: list[Player]) -> None:
     for player in players:
         if player.client.connected:
@@ -185,16 +201,7 @@ async def test_players_on_two_processes_share_one_arena(cluster) -> None:
                 game = json.load(resp)["realtime"]["game"]
             assert ("main" in game["arenas_owned"]) == (worker is owner), game
             assert game["process"].split(":")[1] == str(worker.proc.pid)
-        on_owner = [p for p in players if p.worker is owner]
-        elsewhere = [p for p in players if p.worker is not owner]
-        assert len(on_owner) == len(elsewhere) == 4
-        # A move made on the other process is applied by the owner and seen on
-        # the owner's clients, and a move made on the owner is seen elsewhere.
-        await move_and_see(elsewhere[0], on_owner[0])
-        await move_and_see(on_owner[1], elsewhere[1])
-        await move_and_see(elsewhere[2], elsewhere[3])
-        for player in players:
-            player.assert_ticks_increase()
+        on_owner, elsewhere = await moves_cross_processes(players, owner)
         # The arena list counts the players of both processes once each.
         for player in (on_owner[0], elsewhere[0]):
             ack = await player.call("list_arenas", {})

@@ -10,7 +10,7 @@ import contextlib
 import pytest
 
 from tests import two_hosts
-from tests.grid_game.test_cluster import Store, _takeover, close, join_eight, move_and_see, worker_of
+from tests.grid_game.test_cluster import Store, _takeover, close, join_eight, moves_cross_processes, worker_of
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -35,16 +35,8 @@ async def test_players_on_two_hosts_share_one_arena(cluster) -> None:
     players = await join_eight(workers)
     try:
         owner = worker_of(workers, store.owner())
-        on_owner = [p for p in players if p.worker is owner]
-        elsewhere = [p for p in players if p.worker is not owner]
-        assert len(on_owner) == len(elsewhere) == 4
-        # A move made on the other host is applied by the owner and seen on the owner's
-        # clients, and a move made on the owner is seen on the other host.
-        await move_and_see(elsewhere[0], on_owner[0])
-        await move_and_see(on_owner[1], elsewhere[1])
-        await move_and_see(elsewhere[2], elsewhere[3])
-        for player in players:
-            player.assert_ticks_increase()
+        # Moves cross the hosts both ways (the owner's and the other host's clients).
+        await moves_cross_processes(players, owner)
     finally:
         await close(players)
 
