@@ -80,6 +80,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +89,7 @@ from django.conf import settings
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.dbaccess import db
 from votemap_site.realtime.errors import CLOSED, INTERNAL, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
+from votemap_site.realtime.fanout import tick_for_audience
 from votemap_site.realtime.identity import Identity, session_get, session_set
 from votemap_site.realtime.ratelimit import RateLimit
 from votemap_site.realtime.ticker import Ticker
@@ -174,8 +176,11 @@ class ChatNamespace(BaseNamespace):
         self._last_sync: float | None = None
         self._tick: Ticker | None = None
         self._members_tick: Ticker | None = None
-        # Group commit of send_message (see "Group commit" above).
-        self.commit_tick = max(0.001, settings.CHAT_TICK_MS / 1000.0)
+        # Group commit of send_message (see "Group commit" and "Large rooms" above).
+        self.base_commit_tick = max(0.001, settings.CHAT_TICK_MS / 1000.0)
+        self.commit_tick = self.base_commit_tick
+        self.commit_tick_ceiling = max(self.base_commit_tick, settings.CHAT_TICK_MAX_MS / 1000.0)
+        self.commit_tick_per_member = max(0.0, settings.CHAT_TICK_PER_MEMBER_US / 1e6)
         self._pending: list[tuple[services.MessageRequest, asyncio.Future[services.MessageOutcome]]] = []
         self._flusher: Ticker | None = None
         self._flush_lock: asyncio.Lock | None = None
@@ -462,6 +467,7 @@ class ChatNamespace(BaseNamespace):
                         ))
                 return
             self.batches_committed += 1
+            self._adapt_tick(request.room_slug for request, _ in batch)
             # Committed: acks first, then the broadcast, in the order the messages arrived.
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
@@ -477,6 +483,19 @@ class ChatNamespace(BaseNamespace):
                 except Exception:
                     log.exception("namespace=%s: broadcasting message %s failed",
                                   self.namespace, message["id"])
+
+    def _adapt_tick(self, slugs: Iterable[str]) -> None:
+        """The next tick for the rooms of the batch just committed (the next batch is
+        most likely for the same rooms): its fan-out is one write per local member
+        of each (votemap_site/realtime/fanout.py). The ticker reads its interval
+        on every run, so it applies from the next one."""
+        members = sum(self.presence.local(presence_key(slug)) for slug in set(slugs))
+        tick = tick_for_audience(members, base=self.base_commit_tick,
+                                 per_connection=self.commit_tick_per_member, ceiling=self.commit_tick_ceiling)
+        if tick != self.commit_tick:
+            self.commit_tick = tick
+            if self._flusher is not None:
+                self._flusher.interval = tick
 
     def _mark_members(self, slug: str) -> None:
         self._members_dirty.add(slug)
