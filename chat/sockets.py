@@ -19,6 +19,18 @@ Group commit
     the messages of one tick reach each member in one socket write
     (broadcast.py coalesces the frames of one loop iteration).
 
+Large rooms
+    That write, one per member per batch, is most of the cost of a large
+    room: with 2,000 members and a 10 ms tick nearly every message would be
+    its own batch and its own 2,000 writes. After each batch the tick is set
+    from the members this worker has in the batch's rooms
+    (`votemap_site.realtime.fanout.tick_for_audience`, the map's rule:
+    CHAT_TICK_PER_MEMBER_US per member, between CHAT_TICK_MS and
+    CHAT_TICK_MAX_MS), so a busy large room carries several messages per
+    write. The rooms of the batch, not all of this worker's connections:
+    members of quiet rooms cost nothing when a busy room's batch is
+    broadcast, and would only delay it.
+
 Trending words with several workers. Each worker keeps one
 `trending.TrendingWindow` per room and pushes `trending` only to its own
 clients (`ignore_queue=True`), so no client ever gets a push twice. For every
