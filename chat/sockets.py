@@ -23,13 +23,19 @@ Large rooms
     That write, one per member per batch, is most of the cost of a large
     room: with 2,000 members and a 10 ms tick nearly every message would be
     its own batch and its own 2,000 writes. After each batch the tick is set
-    from the members this worker has in the batch's rooms
+    from the members of the batch's rooms
     (`votemap_site.realtime.fanout.tick_for_audience`, the map's rule:
     CHAT_TICK_PER_MEMBER_US per member, between CHAT_TICK_MS and
     CHAT_TICK_MAX_MS), so a busy large room carries several messages per
     write. The rooms of the batch, not all of this worker's connections:
     members of quiet rooms cost nothing when a busy room's batch is
-    broadcast, and would only delay it.
+    broadcast, and would only delay it. Their members over all workers (the
+    `members` count, pushed at most a second old), not only this worker's:
+    every worker writes each batch of every worker to its own members, so
+    with N workers sharing a room of M, each receives the batches of all N,
+    and a tick set from M keeps each worker's fan-out about where a single
+    worker with the whole room would have it (one set from M / N would
+    allow N times as many batches).
 
 Trending words with several workers. Each worker keeps one
 `trending.TrendingWindow` per room and pushes `trending` only to its own
@@ -498,16 +504,21 @@ class ChatNamespace(BaseNamespace):
 
     def _adapt_tick(self, slugs: Iterable[str]) -> None:
         """The next tick for the rooms of the batch just committed (the next batch is
-        most likely for the same rooms): its fan-out is one write per local member
-        of each (votemap_site/realtime/fanout.py). The ticker reads its interval
-        on every run, so it applies from the next one."""
-        members = sum(self.presence.local(presence_key(slug)) for slug in set(slugs))
+        most likely for the same rooms), from their members (see "Large rooms"
+        above; votemap_site/realtime/fanout.py). The ticker reads its interval on
+        every run, so it applies from the next one."""
+        members = sum(self._room_members(slug) for slug in set(slugs))
         tick = tick_for_audience(members, base=self.base_commit_tick,
                                  per_connection=self.commit_tick_per_member, ceiling=self.commit_tick_ceiling)
         if tick != self.commit_tick:
             self.commit_tick = tick
             if self._flusher is not None:
                 self._flusher.interval = tick
+
+    def _room_members(self, slug: str) -> int:
+        """The room's members over all workers as last counted (at most a second
+        old), or this worker's own when they are more (joined since)."""
+        return max(self.presence.local(presence_key(slug)), self._last_members.get(slug, 0))
 
     def _mark_members(self, slug: str) -> None:
         self._members_dirty.add(slug)

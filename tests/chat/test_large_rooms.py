@@ -31,18 +31,20 @@ room_sizes = st.dictionaries(slugs, st.integers(min_value=0, max_value=50_000))
 batches = st.lists(slugs, min_size=1, max_size=30)
 
 
-def bare_namespace(sizes: dict[str, int]) -> sockets.ChatNamespace:
-    """A namespace that is not started (no database), with these local members per room."""
+def bare_namespace(sizes: dict[str, int], totals: dict[str, int] | None = None) -> sockets.ChatNamespace:
+    """A namespace that is not started (no database), with these local members per
+    room and these last counted totals over all workers."""
     with override_settings(**TICKS):
         ns = sockets.ChatNamespace("/chat", presence=LocalPresence())
     for slug, count in sizes.items():
         if count:
             ns.presence._counts[presence_key(slug)] = count
+    ns._last_members.update(totals or {})
     return ns
 
 
-def tick_after(sizes: dict[str, int], batch: list[str]) -> float:
-    ns = bare_namespace(sizes)
+def tick_after(sizes: dict[str, int], batch: list[str], totals: dict[str, int] | None = None) -> float:
+    ns = bare_namespace(sizes, totals)
     ns._adapt_tick(batch)
     return ns.commit_tick
 
@@ -75,6 +77,21 @@ def test_the_tick_is_the_fan_out_of_the_batch_rooms_members(sizes, batch):
     members = sum(sizes.get(slug, 0) for slug in set(batch))
     assert tick_after(sizes, batch) == tick_for_audience(members, base=0.010, per_connection=25e-6,
                                                          ceiling=0.050)
+
+
+@given(sizes=room_sizes, totals=room_sizes, batch=batches)
+def test_members_on_other_workers_count_as_members(sizes, totals, batch):
+    # Every worker writes each batch to its own members: the room's total is the fan-out.
+    members = sum(max(sizes.get(slug, 0), totals.get(slug, 0)) for slug in set(batch))
+    assert tick_after(sizes, batch, totals) == tick_for_audience(members, base=0.010, per_connection=25e-6,
+                                                                 ceiling=0.050)
+    assert tick_after(sizes, batch, totals) >= tick_after(sizes, batch)
+
+
+def test_a_room_split_over_workers_gets_the_tick_of_its_whole_size():
+    assert tick_after({"a": 500}, ["a"]) == pytest.approx(0.0125)
+    assert tick_after({"a": 500}, ["a"], totals={"a": 2000}) == 0.050  # four workers of 500
+    assert tick_after({"a": 500}, ["a"], totals={"a": 300}) == pytest.approx(0.0125)  # joined since the count
 
 
 @given(sizes=room_sizes, batch=batches)
