@@ -19,6 +19,24 @@ Group commit
     the messages of one tick reach each member in one socket write
     (broadcast.py coalesces the frames of one loop iteration).
 
+Large rooms
+    That write, one per member per batch, is most of the cost of a large
+    room: with 2,000 members and a 10 ms tick nearly every message would be
+    its own batch and its own 2,000 writes. After each batch the tick is set
+    from the members of the batch's rooms
+    (`votemap_site.realtime.fanout.tick_for_audience`, the map's rule:
+    CHAT_TICK_PER_MEMBER_US per member, between CHAT_TICK_MS and
+    CHAT_TICK_MAX_MS), so a busy large room carries several messages per
+    write. The rooms of the batch, not all of this worker's connections:
+    members of quiet rooms cost nothing when a busy room's batch is
+    broadcast, and would only delay it. Their members over all workers (the
+    `members` count, pushed at most a second old), not only this worker's:
+    every worker writes each batch of every worker to its own members, so
+    with N workers sharing a room of M, each receives the batches of all N,
+    and a tick set from M keeps each worker's fan-out about where a single
+    worker with the whole room would have it (one set from M / N would
+    allow N times as many batches).
+
 Trending words with several workers. Each worker keeps one
 `trending.TrendingWindow` per room and pushes `trending` only to its own
 clients (`ignore_queue=True`), so no client ever gets a push twice. For every
@@ -80,6 +98,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +107,7 @@ from django.conf import settings
 from votemap_site.realtime.base import BaseNamespace
 from votemap_site.realtime.dbaccess import db
 from votemap_site.realtime.errors import CLOSED, INTERNAL, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
+from votemap_site.realtime.fanout import tick_for_audience
 from votemap_site.realtime.identity import Identity, session_get, session_set
 from votemap_site.realtime.ratelimit import RateLimit
 from votemap_site.realtime.ticker import Ticker
@@ -174,8 +194,11 @@ class ChatNamespace(BaseNamespace):
         self._last_sync: float | None = None
         self._tick: Ticker | None = None
         self._members_tick: Ticker | None = None
-        # Group commit of send_message (see "Group commit" above).
-        self.commit_tick = max(0.001, settings.CHAT_TICK_MS / 1000.0)
+        # Group commit of send_message (see "Group commit" and "Large rooms" above).
+        self.base_commit_tick = max(0.001, settings.CHAT_TICK_MS / 1000.0)
+        self.commit_tick = self.base_commit_tick
+        self.commit_tick_ceiling = max(self.base_commit_tick, settings.CHAT_TICK_MAX_MS / 1000.0)
+        self.commit_tick_per_member = max(0.0, settings.CHAT_TICK_PER_MEMBER_US / 1e6)
         self._pending: list[tuple[services.MessageRequest, asyncio.Future[services.MessageOutcome]]] = []
         self._flusher: Ticker | None = None
         self._flush_lock: asyncio.Lock | None = None
@@ -462,6 +485,7 @@ class ChatNamespace(BaseNamespace):
                         ))
                 return
             self.batches_committed += 1
+            self._adapt_tick(request.room_slug for request, _ in batch)
             # Committed: acks first, then the broadcast, in the order the messages arrived.
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
@@ -477,6 +501,24 @@ class ChatNamespace(BaseNamespace):
                 except Exception:
                     log.exception("namespace=%s: broadcasting message %s failed",
                                   self.namespace, message["id"])
+
+    def _adapt_tick(self, slugs: Iterable[str]) -> None:
+        """The next tick for the rooms of the batch just committed (the next batch is
+        most likely for the same rooms), from their members (see "Large rooms"
+        above; votemap_site/realtime/fanout.py). The ticker reads its interval on
+        every run, so it applies from the next one."""
+        members = sum(self._room_members(slug) for slug in set(slugs))
+        tick = tick_for_audience(members, base=self.base_commit_tick,
+                                 per_connection=self.commit_tick_per_member, ceiling=self.commit_tick_ceiling)
+        if tick != self.commit_tick:
+            self.commit_tick = tick
+            if self._flusher is not None:
+                self._flusher.interval = tick
+
+    def _room_members(self, slug: str) -> int:
+        """The room's members over all workers as last counted (at most a second
+        old), or this worker's own when they are more (joined since)."""
+        return max(self.presence.local(presence_key(slug)), self._last_members.get(slug, 0))
 
     def _mark_members(self, slug: str) -> None:
         self._members_dirty.add(slug)

@@ -6,7 +6,8 @@ pre-built frame each: about 6-7 µs per write on one core, almost all of it the
 write system call). Twenty deltas a second are nothing for 1,000 viewers and
 the whole core for 5,000, so:
 
-- `tick_for_audience`: the tick (group commit and delta) grows with this
+- `tick_for_audience` (votemap_site/realtime/fanout.py, shared with the
+  chat): the tick (group commit and delta) grows with this
   worker's connections once their fan-out would take more than a set share of
   each tick, and never beyond `ceiling`, the longest tick that still keeps the
   vote-to-last-viewer p99 in budget (a vote waits at most one tick, then its
@@ -18,20 +19,10 @@ the whole core for 5,000, so:
   tick, quadratic in the storm).
 """
 
-import math
+# The tick's length is shared with the chat: votemap_site/realtime/fanout.py.
+from votemap_site.realtime.fanout import tick_for_audience
 
-
-def tick_for_audience(connections: int, *, base: float, per_connection: float, ceiling: float) -> float:
-    """Seconds between group commits for `connections` on this worker.
-
-    `base` (DASHBOARD_TICK_MS) up to the audience where a tick's fan-out
-    (`connections * per_connection` seconds) would exceed it, then that long,
-    and never more than `ceiling` (nor less than `base`)."""
-    if not (base > 0 and math.isfinite(base)):
-        raise ValueError("base must be a positive number of seconds")
-    ceiling = max(base, ceiling)
-    wanted = max(0, connections) * max(0.0, per_connection)
-    return min(ceiling, max(base, wanted))
+__all__ = ["tick_for_audience", "viewers_due"]
 
 
 def viewers_due(*, count: int, sent: int | None, now: float, sent_at: float, min_interval: float) -> bool:

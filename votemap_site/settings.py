@@ -355,6 +355,11 @@ CHAT_MESSAGE_BURST = env.int("CHAT_MESSAGE_BURST", default=5)
 # Group commit: messages arriving within one tick are stored in one transaction
 # (acked after it commits, then broadcast); the first after a quiet spell goes at once.
 CHAT_TICK_MS = env.int("CHAT_TICK_MS", default=10)
+# The tick grows with the members (over all workers) of the rooms of the last batch
+# once its fan-out (about this many µs per member) would take longer than
+# CHAT_TICK_MS, up to CHAT_TICK_MAX_MS (votemap_site/realtime/fanout.py; docs/protocol.md).
+CHAT_TICK_PER_MEMBER_US = env.float("CHAT_TICK_PER_MEMBER_US", default=25.0)
+CHAT_TICK_MAX_MS = env.int("CHAT_TICK_MAX_MS", default=50)
 CHAT_TRENDING_WINDOW_SECONDS = env.int("CHAT_TRENDING_WINDOW_SECONDS", default=600)
 # A word trends only when this many distinct senders (browser sessions) used it.
 CHAT_TRENDING_MIN_SENDERS = env.int("CHAT_TRENDING_MIN_SENDERS", default=2)
