@@ -50,6 +50,8 @@ class Viewer(RawSocketIOConnection):
     def on_text(self, payload: bytes, now: float) -> None:
         kind = payload[:1]
         if kind == b"0":  # Engine.IO OPEN
+            if not self.ready.done():
+                self.ready.set_result(now)
             self.send_text(f"40{NAMESPACE},")
         elif kind == b"2":  # PING
             self.send_text("3")
