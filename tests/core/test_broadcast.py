@@ -361,3 +361,26 @@ async def test_healthz_says_which_path_is_in_use(probe_site):
     body = await asyncio.to_thread(get)
     broadcast_status = body["realtime"]["broadcast"]
     assert broadcast_status["path"] == "direct" and "tested library versions" in broadcast_status["reason"]
+
+
+# ----- when a frame may be written directly ----------------------------------------
+async def test_the_writer_is_idle_only_while_it_waits_with_nothing_queued() -> None:
+    from engineio import packet as eio_packet
+
+    from votemap_site.realtime import broadcast
+    from votemap_site.realtime.edge import SendQueue
+
+    queue = SendQueue(max_packets=10, max_bytes=10_000)
+    assert not broadcast._writer_idle(queue), "no writer waits yet"
+    writer = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert broadcast._writer_idle(queue)
+    queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, "2[]"))
+    assert not broadcast._writer_idle(queue), "woken but not yet run: its packet is still queued"
+    await writer
+    assert not broadcast._writer_idle(queue), "it holds a packet it has not written yet"
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert queue.getters_waiting == 0 and not broadcast._writer_idle(queue)

@@ -292,6 +292,10 @@ def _install_direct_websocket(server: Any) -> None:
 
 def _writer_idle(queue: asyncio.Queue) -> bool:
     """Nothing queued and the engine.io writer task waiting for the next packet."""
+    try:  # the edge's SendQueue (edge.py) counts its waiting getters
+        return queue.getters_waiting > 0 and not queue._queue  # type: ignore[attr-defined]
+    except AttributeError:  # any other queue: asyncio's own list of getters
+        pass
     if queue.qsize():
         return False
     getters = getattr(queue, "_getters", None)

@@ -143,6 +143,12 @@ class SendQueue(asyncio.Queue):
         self.overflowed = False
         self.on_overflow: Any = None
         self.waiting_since = 0.0
+        # Callers waiting in `get()` (engine.io's writer task, or a long-polling
+        # GET): while one waits and nothing is queued, every packet this queue
+        # handed out has been written, so broadcast.py may write a frame
+        # directly without overtaking one (read once per recipient of every
+        # broadcast, hence a counter rather than a look at asyncio's getters).
+        self.getters_waiting = 0
 
     def put_nowait(self, item: Any) -> None:
         if item is None:
@@ -160,6 +166,13 @@ class SendQueue(asyncio.Queue):
             self.waiting_since = time.monotonic()
         self.bytes += size
         super().put_nowait(item)
+
+    async def get(self) -> Any:
+        self.getters_waiting += 1
+        try:
+            return await super().get()
+        finally:
+            self.getters_waiting -= 1
 
     def _get(self) -> Any:  # asyncio.Queue's hook, used by get() and get_nowait()
         item = super()._get()
