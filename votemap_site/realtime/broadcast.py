@@ -77,7 +77,8 @@ log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
     "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager",
-    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "JsonFragment", "SharedPayload", "WireJson",
+    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "JsonFragment", "JsonPacket", "SharedPayload",
+    "WireJson",
     "choose_path", "reuses_encodings", "websocket_text_frame",
 ]
 
@@ -897,18 +898,31 @@ def _safe_int(text: str) -> int:
     return int(text)
 
 
+_COMPACT = {"separators": (",", ":")}
+
+
 class WireJson:
-    """The JSON module python-socketio and engine.io use, with one reused decoder.
+    """The JSON module python-socketio and engine.io use, with one reused decoder
+    and one reused compact encoder.
 
     engine.io's `json.loads` passes `parse_int=` on every call, which makes the
     standard library build a new JSONDecoder (and scanner) for every packet a
     client sends: several per cent of the server's CPU under a vote flood.
-    Same output and the same large-integer guard; `dumps` is the standard one.
+    Same output and the same large-integer guard; `dumps` gives the standard
+    library's output for the same arguments.
     """
 
     _decoder = json.JSONDecoder(parse_int=_safe_int)
     JSONDecodeError = json.JSONDecodeError
-    dumps = staticmethod(json.dumps)
+    # python-socketio encodes every packet with `dumps(data, separators=(",", ":"))`,
+    # which makes the standard library build a new JSONEncoder each time too.
+    _compact_encoder = json.JSONEncoder(separators=(",", ":"))
+
+    @classmethod
+    def dumps(cls, obj: Any, **kwargs: Any) -> str:
+        if kwargs == _COMPACT:
+            return cls._compact_encoder.encode(obj)
+        return json.dumps(obj, **kwargs)
 
     @classmethod
     def loads(cls, text: str | bytes | bytearray, **kwargs: Any) -> Any:
@@ -920,6 +934,20 @@ class WireJson:
         return cls._decoder.decode(text)
 
 
+class JsonPacket(sio_packet.Packet):
+    """python-socketio's packet for a JSON-only protocol (its documented
+    `serializer=` extension point).
+
+    The stock packet walks every payload it is built with, recursively, looking
+    for bytes to send as binary attachments: half the cost of building and
+    encoding an ack. The site never sends binary (docs/protocol.md: JSON only)
+    and the edge closes a connection that does, so the walk is skipped; bytes
+    given to an emit by mistake fail in the JSON encoder instead of leaving as
+    an attachment."""
+
+    uses_binary_events = False
+
+
 class FastAsyncServer(socketio.AsyncServer):
     """AsyncServer whose single packets (acks, `emit(to=sid)` replies) skip the
     writer task when the recipient's WebSocket writer is idle, and whose JSON
@@ -927,6 +955,7 @@ class FastAsyncServer(socketio.AsyncServer):
 
     def __init__(self, *args: Any, direct_packets: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("json", WireJson)
+        kwargs.setdefault("serializer", JsonPacket)
         super().__init__(*args, **kwargs)
         # engine.io starts a task for every message it hands to python-socketio,
         # which starts another for every event (its own `async_handlers`): the
