@@ -45,7 +45,7 @@ BENCH_ENV = {
 # (SOCKETIO_MAX_HTTP_BUFFER_SIZE 16 KiB, FORWARDED_ALLOW_IPS 127.0.0.1, LISTEN_BACKLOG).
 UVICORN_FLAGS = [
     "--ws", "websockets-sansio", "--ws-max-size", str(16 * 1024), "--ws-per-message-deflate", "false",
-    "--ws-ping-interval", "0", "--lifespan", "on", "--timeout-graceful-shutdown", "5", "--backlog", "4096", "--no-access-log",
+    "--lifespan", "on", "--timeout-graceful-shutdown", "5", "--backlog", "4096", "--no-access-log",
     "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
 ]
 

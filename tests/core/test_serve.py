@@ -17,8 +17,11 @@ def test_websocket_messages_are_capped_at_engineios_packet_limit() -> None:
     assert config.ws_per_message_deflate is False
 
 
-def test_only_engineios_heartbeat_pings_the_clients() -> None:
-    # uvicorn's own keepalive (a WebSocket ping per connection every 20 s by
-    # default) would double Engine.IO's heartbeat for every connection.
-    assert _config().ws_ping_interval is None
-    assert settings.SOCKETIO_PING_INTERVAL > 0 and settings.SOCKETIO_PING_TIMEOUT > 0
+def test_the_websocket_keepalive_stays_on() -> None:
+    # A client can answer Engine.IO's PINGs blind; a WebSocket pong must echo
+    # the ping's random payload. uvicorn's keepalive is what closes a client
+    # that never reads while the kernel still buffers what it is sent
+    # (tests/core/test_edge.py, the "stall" case, fails without it).
+    config = _config()
+    assert config.ws_ping_interval and config.ws_ping_interval > 0
+    assert config.ws_ping_timeout and config.ws_ping_timeout > 0
