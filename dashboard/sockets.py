@@ -83,6 +83,9 @@ Viewers
     (`presence.total`) is read and sent as `viewers` to this worker's clients
     when it changed: at once after a quiet spell, then at most once per
     DASHBOARD_VIEWERS_INTERVAL_MS (a join storm changes it on every tick).
+    While votes wait for the next group commit, a due count is sent right
+    after that batch's delta instead (at most one tick later), so each
+    connection gets both frames in one write.
 
 A large audience (dashboard/audience.py)
     Each delta costs one socket write per connection, so the tick grows with
@@ -173,6 +176,8 @@ class MapDashboardNamespace(BaseNamespace):
         )
         self._viewers_sent: int | None = None
         self._viewers_sent_at = 0.0
+        # A due viewer count held back for the next delta (see `_push_viewers`).
+        self._viewers_with_delta: int | None = None
         # (version, open, revision), its provinces' JSON, the viewer total, its payload
         self._connect_frame: (
             tuple[tuple[int, bool, int], JsonFragment, int | None, SharedPayload | None] | None) = None
@@ -387,6 +392,16 @@ class MapDashboardNamespace(BaseNamespace):
                     await lock.release()
 
     async def _flush(self) -> None:
+        try:
+            await self._commit_batch()
+        finally:
+            # A viewer count held back for this tick goes out right after its delta:
+            # same loop iteration, so each connection gets both in one write.
+            viewers, self._viewers_with_delta = self._viewers_with_delta, None
+            if viewers is not None:
+                await self._emit_viewers(viewers)
+
+    async def _commit_batch(self) -> None:
         if not self._pending:
             return
         async with self._commit_order():
@@ -480,4 +495,16 @@ class MapDashboardNamespace(BaseNamespace):
         if viewers_due(count=viewers, sent=self._viewers_sent, now=now, sent_at=self._viewers_sent_at,
                        min_interval=self.viewers_interval):
             self._viewers_sent, self._viewers_sent_at = viewers, now
+            if self._pending and self._accepting:
+                # A batch waits for the next tick (within one tick): the count rides
+                # along with its delta instead of costing every connection one more
+                # write (with 10,000 viewers, a write per viewer is ~70 ms of CPU).
+                self._viewers_with_delta = viewers
+            else:
+                await self._emit_viewers(viewers)
+
+    async def _emit_viewers(self, viewers: int) -> None:
+        try:
             await self.emit("viewers", {"count": viewers}, ignore_queue=True)
+        except Exception:
+            log.exception("namespace=%s: sending the viewer count failed", self.namespace)

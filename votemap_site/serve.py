@@ -10,6 +10,12 @@ flags that protect it cannot drift apart:
   (code 1009) after reading at most the limit;
 - the sans-I/O WebSocket implementation without permessage-deflate, which the
   broadcast path writes pre-built frames to (votemap_site/realtime/broadcast.py);
+- uvicorn's WebSocket keepalive left on (a ping every 20 s, closed after 20 s
+  without its pong): unlike Engine.IO's heartbeat, whose PONG a client can
+  send blind, a WebSocket pong must echo the ping's random payload, so only a
+  client that reads gets through. It is what closes a client that never reads
+  while the kernel's socket buffers (megabytes on loopback) still absorb what
+  it is sent, before the edge's send queue ever fills;
 - lifespan on (the realtime server's start-up and shutdown), a short graceful
   shutdown, no access log (one line per request is too much for a crowd);
 - proxy headers trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1, a

@@ -7,9 +7,13 @@ transports and across two workers sharing Redis.
 """
 
 import asyncio
+import json
 
 import pytest
 import socketio
+from hypothesis import given
+from hypothesis import strategies as st
+from socketio import packet as sio_packet
 
 from tests.conftest import _ThreadedUvicorn, free_port, receive_event
 from votemap_site.realtime.base import BaseNamespace
@@ -18,6 +22,7 @@ from votemap_site.realtime.broadcast import (
     FastAsyncManager,
     FastAsyncRedisManager,
     FastAsyncServer,
+    JsonPacket,
     WireJson,
     websocket_text_frame,
 )
@@ -102,6 +107,29 @@ def test_wire_json_decodes_like_engineio_and_keeps_the_integer_guard():
     with pytest.raises(ValueError):
         WireJson.loads('{"a": ')
     assert WireJson.dumps({"a": [1, "é"]}, separators=(",", ":")) == '{"a":[1,"\\u00e9"]}'
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(data=_json_values, kwargs=st.sampled_from([{}, {"separators": (",", ":")}, {"sort_keys": True}]))
+def test_wire_json_encodes_like_the_standard_library(data, kwargs):
+    assert WireJson.dumps(data, **kwargs) == json.dumps(data, **kwargs)
+
+
+@given(data=_json_values, ack_id=st.none() | st.integers(0, 10**6),
+       namespace=st.sampled_from(["/", "/map-dashboard", "/chat"]))
+def test_the_json_only_packet_encodes_like_python_socketios(data, ack_id, namespace):
+    kind = sio_packet.EVENT if ack_id is None else sio_packet.ACK
+    stock = sio_packet.Packet(kind, namespace=namespace, id=ack_id, data=["event", data])
+    stock.json = WireJson
+    ours = JsonPacket(kind, namespace=namespace, id=ack_id, data=["event", data])
+    ours.json = WireJson
+    assert ours.encode() == stock.encode()
 
 
 def test_recipients_follow_python_socketio_rules():
@@ -361,3 +389,26 @@ async def test_healthz_says_which_path_is_in_use(probe_site):
     body = await asyncio.to_thread(get)
     broadcast_status = body["realtime"]["broadcast"]
     assert broadcast_status["path"] == "direct" and "tested library versions" in broadcast_status["reason"]
+
+
+# ----- when a frame may be written directly ----------------------------------------
+async def test_the_writer_is_idle_only_while_it_waits_with_nothing_queued() -> None:
+    from engineio import packet as eio_packet
+
+    from votemap_site.realtime import broadcast
+    from votemap_site.realtime.edge import SendQueue
+
+    queue = SendQueue(max_packets=10, max_bytes=10_000)
+    assert not broadcast._writer_idle(queue), "no writer waits yet"
+    writer = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert broadcast._writer_idle(queue)
+    queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, "2[]"))
+    assert not broadcast._writer_idle(queue), "woken but not yet run: its packet is still queued"
+    await writer
+    assert not broadcast._writer_idle(queue), "it holds a packet it has not written yet"
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert queue.getters_waiting == 0 and not broadcast._writer_idle(queue)

@@ -216,3 +216,35 @@ async def test_pending_votes_are_bounded_and_the_excess_is_rate_limited_with_ret
     for vote_id in refused_ids:
         await namespace.on_vote("sid-1", vote(vote_id=vote_id))
     assert await sync_to_async(Vote.objects.count)() == 6
+
+
+async def _vote_waiting_for_its_tick(namespace):
+    """A vote queued for the next group commit, not yet flushed."""
+    task = asyncio.ensure_future(namespace.on_vote("sid-1", vote()))
+    await asyncio.sleep(0)
+    assert namespace._pending, "the vote should be waiting for its tick"
+    return task
+
+
+async def test_a_due_viewer_count_leaves_right_after_the_next_delta(namespace):
+    await namespace.presence.join(namespace.presence_key)
+    task = await _vote_waiting_for_its_tick(namespace)
+    await namespace._push_viewers()
+    assert not [e for e, *_ in namespace.sent if e == "viewers"], "held back for the delta"
+    await task
+    events = [(e, d) for e, d, _ in namespace.sent]
+    assert [e for e, _ in events] == ["votes", "viewers"]
+    assert events[1][1] == {"count": 1}
+
+
+async def test_a_held_viewer_count_is_sent_even_when_the_commit_fails(namespace, monkeypatch):
+    def broken(*, requests):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sockets, "vote_cast_batch", broken)
+    await namespace.presence.join(namespace.presence_key)
+    task = await _vote_waiting_for_its_tick(namespace)
+    await namespace._push_viewers()
+    with pytest.raises(RealtimeError):
+        await task
+    assert [(e, d) for e, d, _ in namespace.sent] == [("viewers", {"count": 1})]

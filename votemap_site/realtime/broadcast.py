@@ -77,7 +77,8 @@ log = logging.getLogger("votemap_site.realtime")
 
 __all__ = [
     "BROADCAST_PATHS", "TESTED_VERSIONS", "FastAsyncAioPikaManager", "FastAsyncManager",
-    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "JsonFragment", "SharedPayload", "WireJson",
+    "FastAsyncRedisManager", "FastAsyncServer", "FrameCoalescer", "JsonFragment", "JsonPacket", "SharedPayload",
+    "WireJson",
     "choose_path", "reuses_encodings", "websocket_text_frame",
 ]
 
@@ -271,6 +272,7 @@ def _direct_websocket_class(base: type) -> type:
             finally:
                 if usable:
                     setattr(sock, _DIRECT_ATTR, None)
+                    setattr(sock, _ROUTE_ATTR, None)
 
     return DirectWebSocket
 
@@ -291,6 +293,10 @@ def _install_direct_websocket(server: Any) -> None:
 
 def _writer_idle(queue: asyncio.Queue) -> bool:
     """Nothing queued and the engine.io writer task waiting for the next packet."""
+    try:  # the edge's SendQueue (edge.py) counts its waiting getters
+        return queue.getters_waiting > 0 and not queue._queue  # type: ignore[attr-defined]
+    except AttributeError:  # any other queue: asyncio's own list of getters
+        pass
     if queue.qsize():
         return False
     getters = getattr(queue, "_getters", None)
@@ -302,26 +308,49 @@ def _writer_idle(queue: asyncio.Queue) -> bool:
     return False
 
 
-def _direct_target(sock: Any) -> Any:
-    """The uvicorn protocol to write a frame to, or None to use the queue."""
-    protocol = getattr(sock, _DIRECT_ATTR, None)
-    if protocol is None or not sock.upgraded or sock.upgrading or sock.closing:
+# Attribute set on an engine.io socket: what `_direct_target` checked once for
+# its WebSocket (protocol, connection, transport, the protocol's `writable`
+# event), so that a broadcast to thousands re-checks only what can change.
+_ROUTE_ATTR = "_votemap_direct_route"
+
+
+def _route_for(sock: Any, protocol: Any) -> tuple[Any, Any, Any, Any] | None:
+    """The parts of `_direct_target`'s checks that do not change once they pass:
+    the socket is upgraded, the handshake accepted, no extension negotiated."""
+    if not sock.upgraded or sock.upgrading:
         return None
-    if (
-        protocol.close_sent
-        or protocol.initial_response is not None
-        or not protocol.handshake_complete
-        or not protocol.writable.is_set()
-    ):
+    if protocol.initial_response is not None or not protocol.handshake_complete:
         return None
     conn = protocol.conn
-    if conn.state is not _WS_OPEN:
-        return None
     if conn.extensions:
         note_degraded("permessage-deflate was negotiated (uvicorn's default; python -m votemap_site.serve turns it off)")
         return None
     transport = protocol.transport
-    if transport is None or transport.is_closing():
+    if transport is None:
+        return None
+    route = (protocol, conn, transport, protocol.writable)
+    setattr(sock, _ROUTE_ATTR, route)
+    return route
+
+
+def _direct_target(sock: Any) -> Any:
+    """The uvicorn protocol's transport to write a frame to, or None to use the queue.
+
+    Called once per recipient of every broadcast, so the checks that cannot
+    change once passed are made once per WebSocket (`_route_for`); what can
+    change (closing, flow control, engine.io's writer busy) is checked on
+    every call."""
+    protocol = getattr(sock, _DIRECT_ATTR, None)
+    if protocol is None:
+        return None
+    route = getattr(sock, _ROUTE_ATTR, None)
+    if route is None or route[0] is not protocol:
+        route = _route_for(sock, protocol)
+        if route is None:
+            return None
+    _, conn, transport, writable = route
+    if (sock.closing or protocol.close_sent or conn.state is not _WS_OPEN or not writable.is_set()
+            or transport.is_closing()):
         return None
     if not _writer_idle(sock.queue):
         return None
@@ -869,18 +898,31 @@ def _safe_int(text: str) -> int:
     return int(text)
 
 
+_COMPACT = {"separators": (",", ":")}
+
+
 class WireJson:
-    """The JSON module python-socketio and engine.io use, with one reused decoder.
+    """The JSON module python-socketio and engine.io use, with one reused decoder
+    and one reused compact encoder.
 
     engine.io's `json.loads` passes `parse_int=` on every call, which makes the
     standard library build a new JSONDecoder (and scanner) for every packet a
     client sends: several per cent of the server's CPU under a vote flood.
-    Same output and the same large-integer guard; `dumps` is the standard one.
+    Same output and the same large-integer guard; `dumps` gives the standard
+    library's output for the same arguments.
     """
 
     _decoder = json.JSONDecoder(parse_int=_safe_int)
     JSONDecodeError = json.JSONDecodeError
-    dumps = staticmethod(json.dumps)
+    # python-socketio encodes every packet with `dumps(data, separators=(",", ":"))`,
+    # which makes the standard library build a new JSONEncoder each time too.
+    _compact_encoder = json.JSONEncoder(separators=(",", ":"))
+
+    @classmethod
+    def dumps(cls, obj: Any, **kwargs: Any) -> str:
+        if kwargs == _COMPACT:
+            return cls._compact_encoder.encode(obj)
+        return json.dumps(obj, **kwargs)
 
     @classmethod
     def loads(cls, text: str | bytes | bytearray, **kwargs: Any) -> Any:
@@ -892,6 +934,20 @@ class WireJson:
         return cls._decoder.decode(text)
 
 
+class JsonPacket(sio_packet.Packet):
+    """python-socketio's packet for a JSON-only protocol (its documented
+    `serializer=` extension point).
+
+    The stock packet walks every payload it is built with, recursively, looking
+    for bytes to send as binary attachments: half the cost of building and
+    encoding an ack. The site never sends binary (docs/protocol.md: JSON only)
+    and the edge closes a connection that does, so the walk is skipped; bytes
+    given to an emit by mistake fail in the JSON encoder instead of leaving as
+    an attachment."""
+
+    uses_binary_events = False
+
+
 class FastAsyncServer(socketio.AsyncServer):
     """AsyncServer whose single packets (acks, `emit(to=sid)` replies) skip the
     writer task when the recipient's WebSocket writer is idle, and whose JSON
@@ -899,7 +955,16 @@ class FastAsyncServer(socketio.AsyncServer):
 
     def __init__(self, *args: Any, direct_packets: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("json", WireJson)
+        kwargs.setdefault("serializer", JsonPacket)
         super().__init__(*args, **kwargs)
+        # engine.io starts a task for every message it hands to python-socketio,
+        # which starts another for every event (its own `async_handlers`): the
+        # first task only costs CPU, since python-socketio's task already lets
+        # a slow handler wait without holding up the connection's next message. Messages of one connection
+        # are then also decoded in the order they arrived. `async_handlers` is
+        # engine.io's documented server option; python-socketio keeps the name
+        # for its own, so it is set on the engine.io server it built.
+        self.eio.async_handlers = False
         self.direct_packets = 0
         # Off unless the manager's path is `direct`; the manager turns it off on an error.
         self.direct_packets_enabled = direct_packets

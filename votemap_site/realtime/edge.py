@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import engineio
+from engineio import async_socket as eio_async_socket
 from django.conf import settings
 
 from .broadcast import FastAsyncServer
@@ -66,6 +67,8 @@ EXPEL_SECONDS = 2.0
 # aborted without waiting for data the client never reads. (ASGI has no
 # "abort"; uvicorn's protocol objects carry the asyncio transport.)
 WS_PROTOCOL_ATTR = "_votemap_ws_protocol"
+# Attribute set on an engine.io socket: its heartbeat task (`EdgeEngineIOServer`).
+PING_TASK_ATTR = "_votemap_ping_task"
 # Engine.IO packet types a client sends: CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP.
 CLIENT_ENGINEIO_TYPES = frozenset("123456")
 
@@ -143,6 +146,12 @@ class SendQueue(asyncio.Queue):
         self.overflowed = False
         self.on_overflow: Any = None
         self.waiting_since = 0.0
+        # Callers waiting in `get()` (engine.io's writer task, or a long-polling
+        # GET): while one waits and nothing is queued, every packet this queue
+        # handed out has been written, so broadcast.py may write a frame
+        # directly without overtaking one (read once per recipient of every
+        # broadcast, hence a counter rather than a look at asyncio's getters).
+        self.getters_waiting = 0
 
     def put_nowait(self, item: Any) -> None:
         if item is None:
@@ -160,6 +169,13 @@ class SendQueue(asyncio.Queue):
             self.waiting_since = time.monotonic()
         self.bytes += size
         super().put_nowait(item)
+
+    async def get(self) -> Any:
+        self.getters_waiting += 1
+        try:
+            return await super().get()
+        finally:
+            self.getters_waiting -= 1
 
     def _get(self) -> Any:  # asyncio.Queue's hook, used by get() and get_nowait()
         item = super()._get()
@@ -283,6 +299,11 @@ class EdgeGuard:
     def closed(self, eio_sid: str) -> None:
         self.connections.pop(eio_sid, None)
         self.limiter.forget(eio_sid)
+        sock = self.server.eio.sockets.get(eio_sid)
+        ping = getattr(sock, PING_TASK_ATTR, None)
+        if ping is not None:
+            setattr(sock, PING_TASK_ATTR, None)
+            ping.cancel()
 
     def namespace_joined(self, eio_sid: str) -> None:
         conn = self.connections.get(eio_sid)
@@ -455,9 +476,23 @@ class EdgeGuard:
 
 
 class EdgeEngineIOServer(engineio.AsyncServer):
-    """engine.io's server with bounded outgoing queues."""
+    """engine.io's server with bounded outgoing queues, and heartbeats that end
+    with their connection."""
 
     send_queue_limits: tuple[int, int] = (1024, 1 << 20)
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        task = super().start_background_task(target, *args, **kwargs)
+        # engine.io's heartbeat is one task per connection that sleeps for the
+        # ping interval (25 s) and only then sees that its connection closed;
+        # meanwhile it keeps the whole socket alive (its queues, events and
+        # timer, ~8 KiB). A client reconnecting in a loop thus grew the server
+        # by its reconnect rate times 25 s of dead connections. The task is
+        # remembered on its socket so that `EdgeGuard.closed` can cancel it.
+        sock = getattr(target, "__self__", None)
+        if isinstance(sock, eio_async_socket.AsyncSocket) and getattr(target, "__name__", "") == "_send_ping":
+            setattr(sock, PING_TASK_ATTR, task)
+        return task
 
     def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue:
         if args or kwargs:  # not a socket's outgoing queue
