@@ -49,6 +49,7 @@ continues from the wall clock so it still increases.
 
 import asyncio
 import functools
+import json
 import logging
 import random
 import time
@@ -56,6 +57,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from votemap_site.realtime.broadcast import JsonFragment, SharedPayload
 from votemap_site.realtime.errors import CLOSED, INTERNAL, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
 from votemap_site.realtime.ticker import Ticker
 
@@ -105,6 +107,19 @@ class Membership:
 
 Emit = Callable[..., Awaitable[None]]
 
+# How python-socketio encodes event data (Packet.encode): compact JSON.
+_dumps = functools.partial(json.dumps, separators=(",", ":"))
+
+
+class _JsonText(JsonFragment):
+    """A JsonFragment built from JSON text rather than from a value: the
+    players of a state, joined from each player's cached encoding."""
+
+    __slots__ = ()
+
+    def __init__(self, text: str) -> None:  # the text is the encoding: no json.dumps here
+        self.text = text
+
 # High-score entries kept for a retry while the database refuses them: the best
 # ones, so a long outage cannot grow the buffer with every player who scored.
 MAX_PENDING_SCORES = 1000
@@ -145,6 +160,7 @@ class ArenaRuntime:
         self.work_ticks = 0
         self.emit_seconds = 0.0
         self._dict_cache: dict[str, tuple[rules.Player, dict[str, Any]]] = {}
+        self._json_cache: dict[str, tuple[rules.Player, str]] = {}
 
     @property
     def slug(self) -> str:
@@ -188,12 +204,39 @@ class ArenaRuntime:
         self._dict_cache = fresh
         return out
 
+    def _players_json(self) -> str:
+        # The JSON of the players list as python-socketio would encode it
+        # (compact: the items joined by ","), each player encoded once per
+        # player object, like the dicts of _player_dicts.
+        cache = self._json_cache
+        fresh: dict[str, tuple[rules.Player, str]] = {}
+        parts = []
+        for p in self.state.players:
+            hit = cache.get(p.id)
+            text = hit[1] if hit is not None and hit[0] is p else _dumps(p.as_dict())
+            fresh[p.id] = (p, text)
+            parts.append(text)
+        self._json_cache = fresh
+        return "[" + ",".join(parts) + "]"
+
     def state_payload(self) -> dict[str, Any]:
+        return self._state_fields(self._player_dicts())
+
+    def state_broadcast(self) -> SharedPayload:
+        """The same `state` as state_payload(), for a client manager that reuses
+        encodings (votemap_site/realtime/broadcast.py): the players' JSON is
+        spliced in from each player's cached encoding, so a tick encodes only
+        the players that changed, and the manager neither walks nor encodes
+        the whole payload again. Byte for byte what python-socketio would send
+        for state_payload() (`SharedPayload.plain()` gives that dict back)."""
+        return SharedPayload(self._state_fields(_JsonText(self._players_json())))
+
+    def _state_fields(self, players: Any) -> dict[str, Any]:
         state = self.state
         return {
             "arena": self.info.slug,
             "tick": self.tick,
-            "players": self._player_dicts(),
+            "players": players,
             "coins": [{"x": x, "y": y} for x, y in state.coins],
             "players_online": self.players_online(),
             "spectators": len(self.spectators),
@@ -236,6 +279,7 @@ class Engine:
         rng_seed: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         create_runtimes: bool = True,
+        shared_states: bool = False,
     ) -> None:
         if hz <= 0:
             raise ValueError("hz must be positive")
@@ -263,6 +307,10 @@ class Engine:
         # False on a process of a cluster: an arena is loaded only by `install`,
         # once this process holds its lease (grid_game/cluster.py).
         self.create_runtimes = create_runtimes
+        # The tick's `state` as a SharedPayload (ArenaRuntime.state_broadcast)
+        # rather than a plain dict: for `emit` wired to the site's client
+        # manager in this process; a cluster's emit sends plain data on the bus.
+        self.shared_states = shared_states
         self.arenas: dict[str, ArenaRuntime] = {}
         self.members: dict[str, Membership] = {}
         self._stopping = False
@@ -495,7 +543,7 @@ class Engine:
         if arena.dirty and (arena.tick_ceiling is None or arena.following_tick() <= arena.tick_ceiling):
             arena.dirty = False
             arena.next_tick()
-            payload = arena.state_payload()
+            payload = arena.state_broadcast() if self.shared_states else arena.state_payload()
         if arena.pending_scores and (arena.flushing is None or arena.flushing.done()):
             arena.flushing = asyncio.create_task(self._flush_scores(arena))
         arena.work_seconds += time.thread_time() - started
