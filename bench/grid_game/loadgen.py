@@ -306,6 +306,9 @@ class SkimSocket:
                     return
         except (BlockingIOError, InterruptedError):
             return
+        except ConnectionError:  # a frame the benchmark cannot read: end it, and say so
+            self._lost()
+            raise
         except OSError:
             pass
         self._lost()

@@ -135,6 +135,9 @@ class FakeSocket:
         self.sent.append(bytes(data))
         return len(data)
 
+    def close(self) -> None:
+        pass
+
 
 def skim_stream() -> tuple[bytes, list[int], list[bytes]]:
     data, ticks, texts = stream()
@@ -240,3 +243,22 @@ async def test_a_refused_skim_handshake_fails_the_connection():
         await open_skim(f"ws://127.0.0.1:{port}/", on_text=None, on_state=None)
     server.close()
     await server.wait_closed()
+
+
+async def test_a_fragmented_frame_ends_the_skim_connection_loudly():
+    fake = FakeSocket(bytes((0x01, 3)) + b"abc", 100)  # a text frame without FIN
+    lost = []
+    conn = SkimSocket(fake, on_text=None, on_state=None, on_lost=lambda: lost.append(True))
+    conn.loop = FakeLoop()
+    fake.arrive()
+    with pytest.raises(ConnectionError):
+        conn._readable()
+    assert conn.closed and lost == [True]
+
+
+class FakeLoop:
+    def remove_reader(self, fd) -> None:
+        pass
+
+    def remove_writer(self, fd) -> None:
+        pass
