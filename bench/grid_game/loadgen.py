@@ -927,7 +927,8 @@ async def main(args: argparse.Namespace) -> dict:
     moves_in_window = sum(len(p.moves) for p in run.players)
     states = result["states_in_window"]
     result["generator_us_per_state"] = round(1e6 * (cpu1 - cpu0) / states, 1) if states else None
-    result["generator_us_per_move"] = round(1e6 * (cpu1 - cpu0) / moves_in_window, 1) if moves_in_window else None
+    result["generator_us_per_move"] = (round(1e6 * (cpu1 - cpu0) / moves_in_window, 1)
+                                       if moves_in_window else None)
     result["server_us_per_move"] = (round(1e6 * (srv1 - srv0) / moves_in_window, 1)
                                     if moves_in_window and args.server_pid else None)
     seen = []

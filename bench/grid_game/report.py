@@ -50,8 +50,8 @@ def least_contended(results: list[dict], per_cell: int = 4) -> None:
 SUMMARY_FIELDS = ("label", "server", "repeat", "client", "loop", "arenas", "players_per_arena", "moves_per_s",
                   "lost", "errors", "seen_ms", "ack_ms", "states_per_s", "states_in_window", "server_cpu",
                   "generator_cpu", "server_us_per_move", "generator_us_per_state", "generator_us_per_move",
-                  "server_runqueue_wait", "generator_runqueue_wait", "server_gc", "loadavg_before", "loadavg_after",
-                  "when", "command")
+                  "server_runqueue_wait", "generator_runqueue_wait", "server_gc", "loadavg_before",
+                  "loadavg_after", "when", "command")
 
 
 def write_summary(results: list[dict], labels: list[str], out: Path) -> None:
@@ -71,9 +71,11 @@ def runs_table(rows: list[dict]) -> None:
 
     for r in rows:
         client = f"{r.get('client')}/{r.get('loop') or 'asyncio'}"
-        print(f"| {r['label']}: {r['arenas']} × {r['players_per_arena']}, {client} | {r['server']} | {r['repeat']} "
+        print(f"| {r['label']}: {r['arenas']} × {r['players_per_arena']}, {client} | {r['server']} "
+              f"| {r['repeat']} "
               f"| {r['moves_per_s']:,.0f} | {r['seen_ms']['50']:.0f} ms | **{r['seen_ms']['99']:.0f} ms** "
-              f"| {r['lost']} | {r['ack_ms']['99']:.0f} ms | {r['server_cpu']:.2f} | {us(r.get('server_us_per_move'))} "
+              f"| {r['lost']} | {r['ack_ms']['99']:.0f} ms | {r['server_cpu']:.2f} "
+              f"| {us(r.get('server_us_per_move'))} "
               f"| {r['generator_cpu']:.2f} | {us(r.get('generator_us_per_state'))} "
               f"| {us(r.get('generator_us_per_move'))} "
               f"| {100 * r['server_runqueue_wait']:.0f} % / {100 * r['generator_runqueue_wait']:.0f} % "
@@ -102,7 +104,8 @@ def ratios(rows: list[dict]) -> None:
 
 def client_ratios(rows: list[dict]) -> None:
     """The skimming client against the websockets one, per scenario, server and repeat."""
-    print("| scenario | server | repeat | generator µs/state skim / websockets | generator CPU skim / websockets "
+    print("| scenario | server | repeat | generator µs/state skim / websockets "
+          "| generator CPU skim / websockets "
           "| p99 skim / websockets |")
     print("|---|---|---|---|---|---|")
     runs: dict[tuple, dict[str, dict]] = {}

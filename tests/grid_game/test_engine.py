@@ -446,7 +446,8 @@ def test_the_shared_state_is_byte_for_byte_what_python_socketio_encodes(ops, slu
             arena.next_tick()
             shared = arena.state_broadcast()
             plain = arena.state_payload()
-            expected = sio_packet.Packet(sio_packet.EVENT, namespace="/grid-game", data=["state", plain]).encode()
+            packet = sio_packet.Packet(sio_packet.EVENT, namespace="/grid-game", data=["state", plain])
+            expected = packet.encode()
             assert shared.encoded(sio_packet.Packet, "/grid-game", "state") == expected
             eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, expected)
             assert shared.frame(eio_pkt) == websocket_text_frame(eio_pkt.encode())

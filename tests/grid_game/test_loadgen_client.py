@@ -166,7 +166,8 @@ def drive(chunk: int, *, keep_states: bool = False):
     return conn, fake, seen_ticks, seen_texts, ticks, texts
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3, 7, KEEP - 1, KEEP, KEEP + 1, 511, 512, 513, 1000, 4096, 65536, 10**7])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, KEEP - 1, KEEP, KEEP + 1, 511, 512, 513, 1000, 4096, 65536,
+                                   10**7])
 async def test_skimmed_frames_parse_whatever_the_arrivals(chunk):
     conn, fake, seen_ticks, seen_texts, ticks, texts = drive(chunk)
     assert seen_ticks == ticks
