@@ -49,6 +49,7 @@ continues from the wall clock so it still increases.
 
 import asyncio
 import functools
+import json
 import logging
 import random
 import time
@@ -56,6 +57,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from socketio import packet as sio_packet
+
+from votemap_site.realtime.broadcast import JsonFragment, SharedPayload, websocket_text_frame
 from votemap_site.realtime.errors import CLOSED, INTERNAL, INVALID, NOT_FOUND, NOT_JOINED, RealtimeError
 from votemap_site.realtime.ticker import Ticker
 
@@ -105,6 +109,51 @@ class Membership:
 
 Emit = Callable[..., Awaitable[None]]
 
+# How python-socketio encodes event data (Packet.encode): compact JSON.
+_dumps = functools.partial(json.dumps, separators=(",", ":"))
+
+
+class _JsonText(JsonFragment):
+    """A JsonFragment built from JSON text rather than from a value: the
+    players of a state, joined from each player's cached encoding."""
+
+    __slots__ = ()
+
+    def __init__(self, text: str) -> None:  # the text is the encoding: no json.dumps here
+        self.text = text
+
+
+class StateMessage(SharedPayload):
+    """A tick's `state` whose whole JSON was built by the engine from cached
+    parts (ArenaRuntime.state_broadcast). The site's client managers ask a
+    SharedPayload for its packet (`encoded`) and frame (`frame`); the generic
+    SharedPayload would encode every key and every value but the players
+    again (a dozen json.dumps calls, more than the rest of an 8-player
+    arena's tick). `data` (and so `plain()`) is the same state as a dict,
+    for python-socketio's own managers."""
+
+    __slots__ = ("_body", "_packet")
+
+    def __init__(self, data: dict[str, Any], body: str) -> None:
+        super().__init__(data)
+        self._body = body
+        self._packet: list[Any] | None = None  # [(namespace, event), encoded, frame or None]
+
+    def encoded(self, packet_class: Any, namespace: str, event: str) -> Any:
+        packet = self._packet
+        if packet is None or packet[0] != (namespace, event):
+            # python-socketio's Packet.encode: type, "namespace,", then the compact JSON of [event, data].
+            prefix = packet_class(sio_packet.EVENT, namespace=namespace, data=None).encode()
+            packet = self._packet = [(namespace, event), f"{prefix}[{_dumps(event)},{self._body}]", None]
+        return packet[1]
+
+    def frame(self, eio_pkt: Any) -> bytes:
+        packet = self._packet
+        assert packet is not None, "encoded() comes first"
+        if packet[2] is None:
+            packet[2] = websocket_text_frame(eio_pkt.encode())
+        return packet[2]
+
 # High-score entries kept for a retry while the database refuses them: the best
 # ones, so a long outage cannot grow the buffer with every player who scored.
 MAX_PENDING_SCORES = 1000
@@ -145,6 +194,8 @@ class ArenaRuntime:
         self.work_ticks = 0
         self.emit_seconds = 0.0
         self._dict_cache: dict[str, tuple[rules.Player, dict[str, Any]]] = {}
+        self._json_cache: dict[str, tuple[rules.Player, str]] = {}
+        self._slug_json: tuple[str, str] = ("", "")
 
     @property
     def slug(self) -> str:
@@ -188,6 +239,21 @@ class ArenaRuntime:
         self._dict_cache = fresh
         return out
 
+    def _players_json(self) -> str:
+        # The JSON of the players list as python-socketio would encode it
+        # (compact: the items joined by ","), each player encoded once per
+        # player object, like the dicts of _player_dicts.
+        cache = self._json_cache
+        fresh: dict[str, tuple[rules.Player, str]] = {}
+        parts = []
+        for p in self.state.players:
+            hit = cache.get(p.id)
+            text = hit[1] if hit is not None and hit[0] is p else _dumps(p.as_dict())
+            fresh[p.id] = (p, text)
+            parts.append(text)
+        self._json_cache = fresh
+        return "[" + ",".join(parts) + "]"
+
     def state_payload(self) -> dict[str, Any]:
         state = self.state
         return {
@@ -199,6 +265,30 @@ class ArenaRuntime:
             "spectators": len(self.spectators),
             "open": self.info.is_open,
         }
+
+    def state_broadcast(self) -> StateMessage:
+        """The same `state` as state_payload(), for a client manager that reuses
+        encodings (votemap_site/realtime/broadcast.py): its JSON is built here,
+        the players spliced in from each player's cached encoding, so a tick
+        encodes only the players that changed, and the manager neither walks
+        nor encodes the payload again. Byte for byte what python-socketio
+        would send for state_payload() (`plain()` gives that dict back)."""
+        players = self._players_json()
+        state = self.state
+        info = self.info
+        slug = self._slug_json
+        if slug[0] != info.slug:
+            slug = self._slug_json = (info.slug, _dumps(info.slug))
+        coins = ",".join([f'{{"x":{x},"y":{y}}}' for x, y in state.coins])
+        online, spectators = self.players_online(), len(self.spectators)
+        # The keys in state_payload's order; ints and booleans as json.dumps writes them.
+        body = (f'{{"arena":{slug[1]},"tick":{self.tick:d},"players":{players},"coins":[{coins}],'
+                f'"players_online":{online:d},"spectators":{spectators:d},'
+                f'"open":{"true" if info.is_open else "false"}}}')
+        data = {"arena": info.slug, "tick": self.tick, "players": _JsonText(players),
+                "coins": [{"x": x, "y": y} for x, y in state.coins], "players_online": online,
+                "spectators": spectators, "open": info.is_open}
+        return StateMessage(data, body)
 
     def arena_payload(self) -> dict[str, Any]:
         info = self.info
@@ -236,6 +326,7 @@ class Engine:
         rng_seed: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         create_runtimes: bool = True,
+        shared_states: bool = False,
     ) -> None:
         if hz <= 0:
             raise ValueError("hz must be positive")
@@ -263,6 +354,10 @@ class Engine:
         # False on a process of a cluster: an arena is loaded only by `install`,
         # once this process holds its lease (grid_game/cluster.py).
         self.create_runtimes = create_runtimes
+        # The tick's `state` as a SharedPayload (ArenaRuntime.state_broadcast)
+        # rather than a plain dict: for `emit` wired to the site's client
+        # manager in this process; a cluster's emit sends plain data on the bus.
+        self.shared_states = shared_states
         self.arenas: dict[str, ArenaRuntime] = {}
         self.members: dict[str, Membership] = {}
         self._stopping = False
@@ -495,7 +590,7 @@ class Engine:
         if arena.dirty and (arena.tick_ceiling is None or arena.following_tick() <= arena.tick_ceiling):
             arena.dirty = False
             arena.next_tick()
-            payload = arena.state_payload()
+            payload = arena.state_broadcast() if self.shared_states else arena.state_payload()
         if arena.pending_scores and (arena.flushing is None or arena.flushing.done()):
             arena.flushing = asyncio.create_task(self._flush_scores(arena))
         arena.work_seconds += time.thread_time() - started

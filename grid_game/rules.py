@@ -183,20 +183,23 @@ def move(state: GameState, *, player_id: str, direction: str, rng: RandomSource)
     index = _index(state, player_id)
     current = state.players[index]
     x, y = current.x + delta[0], current.y + delta[1]
-    if not state.inside(x, y):
+    width, height = state.width, state.height
+    if not (0 <= x < width and 0 <= y < height):
         return state
-    moved = replace(current, x=x, y=y)
     coins = state.coins
-    if (x, y) in coins:
-        moved = replace(moved, score=current.score + 1)
+    collected = (x, y) in coins
+    # The constructors rather than dataclasses.replace, which looks the fields
+    # up on every call: this runs for every move of every player.
+    moved = Player(current.id, current.symbol, current.name, x, y,
+                   current.score + 1 if collected else current.score)
     players = state.players[:index] + (moved,) + state.players[index + 1:]
     # Same ids in the same order: the id map carries over to the new tuple.
-    after = replace(state, players=players, _ids=(players, state.ids()))
-    if (x, y) in coins:
+    ids = (players, state.ids())
+    if collected:
         rest = tuple(c for c in coins if c != (x, y))
-        spawned = _free_cell(replace(after, coins=rest), rng)
-        after = replace(after, coins=rest + (spawned,))
-    return after
+        spawned = _free_cell(GameState(width, height, state.coin_count, players, rest, ids), rng)
+        coins = rest + (spawned,)
+    return GameState(width, height, state.coin_count, players, coins, ids)
 
 
 def leave(state: GameState, *, player_id: str) -> GameState:

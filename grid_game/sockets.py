@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 
 from votemap_site.realtime.base import BaseNamespace
+from votemap_site.realtime.broadcast import SharedPayload, reuses_encodings
 from votemap_site.realtime.bus import build_bus
 from votemap_site.realtime.dbaccess import db
 from votemap_site.realtime.identity import Identity
@@ -79,6 +80,7 @@ class GridGameNamespace(BaseNamespace):
             idle_seconds=settings.GAME_IDLE_SECONDS,
             rng_seed=settings.GAME_RNG_SEED or None,
             create_runtimes=not clustered,
+            shared_states=not clustered,
         )
 
     def _build_cluster(self) -> ArenaCluster | None:
@@ -117,7 +119,11 @@ class GridGameNamespace(BaseNamespace):
     # ----- wiring --------------------------------------------------------
     async def _emit_local(self, event: str, data: dict[str, Any], *, room: str | None = None,
                           to: str | None = None) -> None:
-        # Only this process's clients: no queue.
+        # Only this process's clients: no queue. The engine's states are shared
+        # payloads (encoded once, spliced from cached parts); python-socketio's
+        # own managers (a benchmark's `site-stock`) get the plain dict.
+        if isinstance(data, SharedPayload) and not reuses_encodings(self.server.manager):
+            data = data.plain()
         await self.emit(event, data, room=room, to=to, ignore_queue=True)
 
     async def _emit_clustered(self, event: str, data: dict[str, Any], *, room: str | None = None,

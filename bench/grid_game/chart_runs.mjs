@@ -40,9 +40,11 @@ labels.forEach((label, i) => {
   });
   const r0 = group[0];
   svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 44}" text-anchor="middle" font-size="11">${label}</text>`;
-  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 58}" text-anchor="middle" font-size="11">${r0.arenas} × ${r0.players_per_arena}, client ${r0.client}</text>`;
+  // Scenario and client on lines of their own: narrow groups when there are many.
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 58}" text-anchor="middle" font-size="11">${r0.arenas} × ${r0.players_per_arena}</text>`;
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 72}" text-anchor="middle" font-size="11">client ${r0.client}${r0.loop ? "/" + r0.loop : ""}</text>`;
   const loads = group.map((r) => r.loadavg_before.toFixed(1)).join(" / ");
-  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 74}" text-anchor="middle" fill="#a86400" font-size="11">load ${loads}</text>`;
+  svg += `<text x="${gx + groupW / 2}" y="${H - bottom + 87}" text-anchor="middle" fill="#a86400" font-size="10">load ${loads}</text>`;
 });
 Object.entries(colours).slice(0, 2).forEach(([name, colour], j) => {
   const x = left + j * 260;

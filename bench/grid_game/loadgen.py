@@ -1,15 +1,27 @@
 """Load generator for the grid game: many players, each moving about 5 times a second.
 
 Speaks Engine.IO v4 / Socket.IO v5 over WebSockets so that one generator
-core can drive hundreds of players: a `state` frame is not JSON-decoded, only
-its `tick` is read. Two clients: `--client websockets` (the default, the
-`websockets` package) and `--client raw` (`RawWebSocket` below), a minimal
-asyncio protocol that keeps only the first bytes of a `state` frame and skips
-the rest without copying or decoding it in Python. One arena of 512 players
-receives ~10,000 states of ~38 kB a second (~390 MB/s); in the runs of
-2026-12-01 (docs/benchmarks.md) the raw client did not lower the generator's
-CPU per received state (90-100 µs against 77-90 µs): that cost is the kernel
-copying the bytes, not their decoding.
+core can drive hundreds of players: a `state` frame is never JSON-decoded,
+only its `tick` is read. Three clients:
+
+- `--client skim` (the default): `SkimSocket`, a non-blocking socket read by
+  the event loop's reader callback, and `SkimPlayer`, whose moves are timer
+  and ack callbacks (no task, future or timeout per move). Of a state longer
+  than SKIM_MIN only the header and first KEEP bytes are read; the kernel
+  discards the rest (`recv(..., MSG_TRUNC)`, Linux TCP) without copying it
+  into the process, and the state counts as received when its last byte is
+  gone. Every state still reaches every player and is timed, so
+  move-to-seen is measured exactly as with the other clients. One arena of
+  512 players receives ~10,000 states of ~38 kB a second (~390 MB/s).
+- `--client raw`: `RawWebSocket`, an asyncio Protocol that copies every
+  byte in but decodes only a state's first bytes.
+- `--client websockets`: the `websockets` package, which copies, reassembles
+  and UTF-8-decodes every frame (the generator of the runs up to 2026-12-01).
+
+`--loop uvloop` (the default) or `--loop asyncio` picks the event loop. The
+result has the generator's CPU per received state and per move
+(`generator_us_per_state`, `generator_us_per_move`: all its CPU in the
+window divided by either count) and the server's per move.
 
 What is measured: move-to-seen-by-every-other-player. A move is sent at t0;
 its ack carries `tick`, the last state broadcast before the server applied
@@ -44,6 +56,7 @@ import os
 import random
 import re
 import resource
+import socket
 import struct
 import sys
 import time
@@ -60,6 +73,9 @@ TICK_RE = re.compile(r'"tick":(\d+)')
 STEPS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATE_PREFIX = f'42{NS},["state"'.encode()
+ACK_PREFIX = f"43{NS},".encode()
+# Seconds a move waits for its ack before it counts as an error.
+ACK_TIMEOUT = 10.0
 # Bytes kept of a frame before deciding whether it is a state (then the rest is
 # skipped): enough for the state prefix and its "tick" (the payload starts
 # with "arena" and "tick", grid_game/engine.py state_payload).
@@ -222,6 +238,245 @@ async def open_raw(url: str, on_text, on_state) -> RawWebSocket:
     return protocol
 
 
+# Bytes of a skimmed state's payload are discarded by the kernel (MSG_TRUNC on
+# a TCP socket: Linux drops them without copying them to user space) into this
+# buffer, which is therefore never written.
+DISCARD = bytearray(1 << 24)
+# A read at a frame boundary: small right after a skimmed state (the next
+# frame is most likely another big state, of which only the head is wanted),
+# else large (many small frames: acks, the states of small arenas).
+HEAD_READ = 512
+BODY_READ = 1 << 16
+# States at least this long are skimmed; shorter ones are read whole (one
+# read holds them anyway, a skim would cost a second system call).
+SKIM_MIN = 4096
+TICK_BYTES_RE = re.compile(rb'"tick":(\d+)')
+
+
+class SkimSocket:
+    """A WebSocket client connection on a non-blocking socket, driven by the
+    event loop's readiness callbacks (`add_reader`): no transport, task or
+    future per frame, and the bulk of a big `state` frame never enters the
+    process. At a frame boundary it reads the next frame's header and first
+    bytes; a text frame that starts as a state and is longer than SKIM_MIN
+    has its `tick` read from those bytes, and the rest of its payload is
+    discarded by the kernel (`recv(..., MSG_TRUNC)`), then `on_state(tick,
+    arrival)` is called once its last byte is gone: the moment a client that
+    read the whole frame would have had it. Shorter states and every other
+    frame are read whole; `keep_states` reads big states whole too (their
+    payload is then `last_state`). Frames from the server are unmasked and
+    unfragmented (uvicorn sends each message in one frame); anything else
+    ends the connection loudly. The client's frames are masked with an
+    all-zero key (the mask bit is required, the key is ours to choose).
+    """
+
+    def __init__(self, sock: socket.socket, *, on_text, on_state, on_lost=None) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.loop = asyncio.get_running_loop()
+        self.on_text = on_text  # (payload: bytes, arrival: float)
+        self.on_state = on_state  # (tick: int, arrival: float)
+        self.on_lost = on_lost
+        self.pending = b""  # the start of a frame not complete yet
+        self.skip = 0  # payload bytes of a skimmed state still to discard
+        self.tick = -1  # of the state being discarded
+        self.small = False
+        self.keep_states = False
+        self.last_state = b""
+        self.out = bytearray()
+        self.closed = False
+
+    def start(self, initial: bytes = b"") -> None:
+        if initial:
+            self.feed(initial, time.perf_counter())
+        self.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        sock = self.sock
+        try:
+            if self.skip:
+                n = sock.recv_into(DISCARD, self.skip, socket.MSG_TRUNC)
+                if n:
+                    self._discarded(n)
+                    return
+            else:
+                data = sock.recv(HEAD_READ if self.small else BODY_READ)
+                if data:
+                    self.feed(data, time.perf_counter())
+                    return
+        except (BlockingIOError, InterruptedError):
+            return
+        except ConnectionError:  # a frame the benchmark cannot read: end it, and say so
+            self._lost()
+            raise
+        except OSError:
+            pass
+        self._lost()
+
+    def _discarded(self, n: int) -> None:
+        self.skip -= n
+        if not self.skip:
+            self.on_state(self.tick, time.perf_counter())
+
+    def feed(self, data: bytes, now: float) -> None:
+        """Parse what was read; public for the tests (any split of the stream)."""
+        if self.pending:
+            data = self.pending + data
+            self.pending = b""
+        pos, n = 0, len(data)
+        while n - pos >= 2:
+            b0, size = data[pos], data[pos + 1]
+            if b0 & 0xF0 != 0x80 or size & 0x80:
+                raise ConnectionError("fragmented, masked or extended frame from the server")
+            start = pos + 2
+            if size == 126:
+                if n - pos < 4:
+                    break
+                size, start = int.from_bytes(data[pos + 2:pos + 4], "big"), pos + 4
+            elif size == 127:
+                if n - pos < 10:
+                    break
+                size, start = int.from_bytes(data[pos + 2:pos + 10], "big"), pos + 10
+            end = start + size
+            if end > n:  # the frame goes on past this read
+                if (size >= SKIM_MIN and not self.keep_states and n - start >= KEEP
+                        and b0 == 0x81 and data.startswith(STATE_PREFIX, start)):
+                    match = TICK_BYTES_RE.search(data, start, start + KEEP)
+                    self.tick = int(match.group(1)) if match else -1
+                    self.skip = end - n
+                    self.small = True
+                    self._skim_now()
+                    return
+                self.small = False  # more of this frame is needed: read it in large pieces
+                break
+            opcode = b0 & 0x0F
+            if opcode == 1:
+                if data.startswith(STATE_PREFIX, start):
+                    match = TICK_BYTES_RE.search(data, start, min(end, start + KEEP))
+                    if match:
+                        if self.keep_states:
+                            self.last_state = data[start:end]
+                        self.on_state(int(match.group(1)), now)
+                else:
+                    self.on_text(data[start:end], now)
+            elif opcode == 9:  # ping: pong with the same payload
+                self._write(bytes((0x8A, 0x80 | size)) + b"\0\0\0\0" + data[start:end])
+            elif opcode == 8:
+                self.close()
+                return
+            # pong (10) and binary (2) frames are not used by the game
+            pos = end
+        if pos < n:
+            self.pending = data[pos:]
+
+    def _skim_now(self) -> None:
+        # The rest of the state usually arrived with its head: discard it now
+        # rather than after another round through the event loop.
+        try:
+            n = self.sock.recv_into(DISCARD, self.skip, socket.MSG_TRUNC)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            n = 0
+        if n:
+            self._discarded(n)
+        else:
+            self._lost()
+
+    def send(self, text: str) -> None:
+        body = text.encode()
+        n = len(body)
+        if n < 126:
+            head = bytes((0x81, 0x80 | n))
+        elif n < 65536:
+            head = bytes((0x81, 0x80 | 126)) + n.to_bytes(2, "big")
+        else:
+            head = bytes((0x81, 0x80 | 127)) + n.to_bytes(8, "big")
+        self._write(head + b"\0\0\0\0" + body)
+
+    def _write(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        if self.out:
+            self.out += frame
+            return
+        try:
+            sent = self.sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._lost()
+            return
+        if sent < len(frame):
+            self.out += frame[sent:]
+            self.loop.add_writer(self.fd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            sent = self.sock.send(self.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._lost()
+            return
+        del self.out[:sent]
+        if not self.out:
+            self.loop.remove_writer(self.fd)
+
+    def _lost(self) -> None:
+        if not self.closed:
+            self.close()
+            if self.on_lost is not None:
+                self.on_lost()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self.sock.send(b"\x88\x80\0\0\0\0")
+        except OSError:
+            pass
+        self.closed = True
+        self.loop.remove_reader(self.fd)
+        if self.out:
+            self.loop.remove_writer(self.fd)
+        self.sock.close()
+
+
+async def open_skim(url: str, *, on_text, on_state, on_lost=None) -> SkimSocket:
+    """Connect, upgrade to WebSocket, and start reading (the event loop's reader)."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        await loop.sock_connect(sock, (parts.hostname, parts.port or 80))
+        key = base64.b64encode(os.urandom(16)).decode()  # the reply's accept header is not checked
+        request = (f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        await loop.sock_sendall(sock, request.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), 60)
+            if not chunk:
+                raise ConnectionError("closed during the handshake")
+            reply += chunk
+        head, _, rest = reply.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status:
+            raise ConnectionError(f"handshake refused: {status!r}")
+    except BaseException:
+        sock.close()
+        raise
+    connection = SkimSocket(sock, on_text=on_text, on_state=on_state, on_lost=on_lost)
+    connection.start(rest)
+    return connection
+
+
 def proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -380,6 +635,145 @@ class Player:
                 self.ack_rtts.append(t1 - t0)
 
 
+class SkimPlayer:
+    """A player on a `SkimSocket` whose moves are driven by callbacks (`--client skim`).
+
+    The same moves as `Player` (about one per period, ±20 %, never into a
+    wall, the next one only after the ack) and the same records (`moves`,
+    `ticks`, `times`, `ack_rtts`), with no task per player: a timer sends a
+    move, the ack's reader callback records it and schedules the next, and
+    one sweep a second counts a move unanswered for ACK_TIMEOUT as an error
+    and goes on. Arrival times are taken when the bytes are read, before any
+    other Python work on them.
+    """
+
+    def __init__(self, run: "Run", arena: str, index: int, url: str) -> None:
+        self.run = run
+        self.arena = arena
+        self.index = index
+        self.url = url
+        self.ws: SkimSocket | None = None
+        self.inbox: asyncio.Queue | None = None
+        self.acks: dict[int, asyncio.Future] = {}
+        self.next_ack = 0
+        self.move_ack = 0  # the ack id of the move in flight (0: none)
+        self.sent_at = 0.0
+        self.next_at = 0.0
+        self.seq = 0
+        self.ticks: list[int] = []
+        self.times: list[float] = []
+        self.moves: list[tuple[float, int]] = []
+        self.ack_rtts: list[float] = []
+        self.x = self.y = 0
+        self.width = self.height = 1
+        self.errors = 0
+        self.last_state = ""
+
+    # ----- the connection --------------------------------------------------
+    def on_state(self, tick: int, now: float) -> None:
+        self.ticks.append(tick)
+        self.times.append(now)
+
+    def on_text(self, payload: bytes, now: float) -> None:
+        if payload.startswith(ACK_PREFIX):
+            body = payload[len(ACK_PREFIX):]
+            split = body.index(b"[")
+            ack_id = int(body[:split])
+            if ack_id == self.move_ack:
+                self.moved(json.loads(body[split:])[0], now)
+                return
+            future = self.acks.pop(ack_id, None)
+            if future is not None and not future.done():
+                future.set_result(json.loads(body[split:])[0])
+        elif payload == b"2":  # Engine.IO ping
+            self.ws.send("3")
+        elif self.inbox is not None:  # still connecting: start() reads these
+            self.inbox.put_nowait(payload.decode())
+
+    async def call(self, event: str, payload: dict) -> dict:
+        self.next_ack += 1
+        future = asyncio.get_running_loop().create_future()
+        self.acks[self.next_ack] = future
+        self.ws.send(f'42{NS},{self.next_ack}{json.dumps([event, payload], separators=(",", ":"))}')
+        return await asyncio.wait_for(future, 60)
+
+    async def start(self) -> None:
+        url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.inbox = asyncio.Queue()
+        self.ws = await open_skim(url, on_text=self.on_text, on_state=self.on_state)
+        opening = await asyncio.wait_for(self.inbox.get(), 60)
+        assert opening.startswith("0"), opening
+        self.ws.send(f"40{NS},")
+        reply = await asyncio.wait_for(self.inbox.get(), 60)
+        assert reply.startswith(f"40{NS},"), reply
+        self.inbox = None
+        ack = await self.call("join_game", {"arena": self.arena, "name": f"bot{self.index}"})
+        if not ack.get("ok"):
+            raise RuntimeError(f"join {self.arena} failed: {ack}")
+        you = ack["data"]["you"]
+        self.x, self.y = you["x"], you["y"]
+        self.width, self.height = ack["data"]["arena"]["width"], ack["data"]["arena"]["height"]
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+
+    # ----- moving ----------------------------------------------------------
+    def direction(self) -> str:
+        options = [d for d, (dx, dy) in STEPS.items()
+                   if 0 <= self.x + dx < self.width and 0 <= self.y + dy < self.height]
+        return random.choice(options)
+
+    def begin(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(random.random() * self.run.period, self._first)
+
+    def _first(self) -> None:
+        self.next_at = time.perf_counter()
+        self.schedule()
+
+    def schedule(self) -> None:
+        run = self.run
+        if run.stop_moving:
+            return
+        self.next_at += run.period * random.uniform(0.8, 1.2)
+        delay = self.next_at - time.perf_counter()
+        if delay > 0:
+            run.loop.call_later(delay, self.send_move)
+        else:
+            self.send_move()
+
+    def send_move(self) -> None:
+        if self.run.stop_moving or self.ws.closed:
+            return
+        self.seq += 1
+        self.next_ack += 1
+        self.move_ack = self.next_ack
+        self.sent_at = time.perf_counter()
+        self.ws.send(f'42{NS},{self.move_ack}["move",{{"direction":"{self.direction()}","seq":{self.seq}}}]')
+
+    def moved(self, ack: dict, now: float) -> None:
+        self.move_ack = 0
+        t0 = self.sent_at
+        if ack.get("ok"):
+            data = ack["data"]
+            self.x, self.y = data["x"], data["y"]
+            run = self.run
+            if run.window_start <= t0 < run.window_end:
+                self.moves.append((t0, data["tick"]))
+                self.ack_rtts.append(now - t0)
+        else:
+            self.errors += 1
+        self.schedule()
+
+    def expire(self, now: float) -> None:
+        """A move unanswered for ACK_TIMEOUT is an error; the next one follows."""
+        if self.move_ack and now - self.sent_at > ACK_TIMEOUT:
+            self.move_ack = 0
+            self.errors += 1
+            self.schedule()
+
+
 class Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.url = args.url
@@ -388,12 +782,14 @@ class Run:
         self.stop_moving = False
         self.window_start = float("inf")
         self.window_end = float("inf")
-        self.players: list[Player] = []
+        self.players: list[Player | SkimPlayer] = []
+        self.loop = asyncio.get_running_loop()
+        kind = SkimPlayer if self.client == "skim" else Player
         urls = [url.strip() for url in args.url.split(",") if url.strip()]
         for a in range(args.arenas):
             slug = args.arena if args.arenas == 1 and args.arena else f"{args.arena_prefix}-{a}"
             for p in range(args.players):
-                self.players.append(Player(self, slug, p, urls[p % len(urls)]))
+                self.players.append(kind(self, slug, p, urls[p % len(urls)]))
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -412,6 +808,26 @@ def read_stats(path: str | None) -> dict | None:
         return None
 
 
+async def expire_moves(run: Run) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        now = time.perf_counter()
+        for p in run.players:
+            p.expire(now)
+
+
+async def keep_last_states(run: Run) -> None:
+    """After the run: one more move each, so that every player reads one last
+    state whole (`players_seen`); the skimming client keeps no state otherwise."""
+    for p in run.players:
+        p.ws.keep_states = True
+    for p in run.players:
+        p.ws.send(f'42{NS},["move",{{"direction":"{p.direction()}","seq":{p.seq + 1}}}]')
+    await asyncio.sleep(0.5)
+    for p in run.players:
+        p.last_state = p.ws.last_state.decode()
+
+
 async def main(args: argparse.Namespace) -> dict:
     run = Run(args)
     semaphore = asyncio.Semaphore(args.connect_concurrency)
@@ -423,7 +839,12 @@ async def main(args: argparse.Namespace) -> dict:
     t_connect = time.perf_counter()
     await asyncio.gather(*(start(p) for p in run.players))
     connect_seconds = time.perf_counter() - t_connect
-    movers = [asyncio.create_task(p.mover()) for p in run.players]
+    if run.client == "skim":
+        movers = [asyncio.create_task(expire_moves(run))]
+        for p in run.players:
+            p.begin()
+    else:
+        movers = [asyncio.create_task(p.mover()) for p in run.players]
     await asyncio.sleep(args.warmup)
     stats_before = read_stats(args.stats_file)
     cpu0, srv0 = self_cpu_seconds(), (proc_cpu_seconds(args.server_pid) if args.server_pid else 0.0)
@@ -442,6 +863,8 @@ async def main(args: argparse.Namespace) -> dict:
     for task in movers:
         task.cancel()
     await asyncio.gather(*movers, return_exceptions=True)
+    if run.client == "skim":
+        await keep_last_states(run)
 
     # Move-to-seen latencies, per arena.
     by_arena: dict[str, list[Player]] = {}
@@ -493,11 +916,21 @@ async def main(args: argparse.Namespace) -> dict:
                                 - bisect.bisect_left(p.times, run.window_start) for p in run.players),
         "cpu_seconds": cpu_used(trees0, trees1),
         "generator_cpu": round((cpu1 - cpu0) / window, 3),
+        "loop": args.loop,
         "server_cpu": round((srv1 - srv0) / window, 3) if args.server_pid else None,
         # Share of the window the main thread waited for its core (0 on an idle machine).
         "generator_runqueue_wait": round((wait1 - wait0) / window, 3),
         "server_runqueue_wait": round((swait1 - swait0) / window, 3) if args.server_pid else None,
     }
+    # CPU per unit of work: the generator's per received state and per move
+    # (all of its CPU divided by either count), the server's per move.
+    moves_in_window = sum(len(p.moves) for p in run.players)
+    states = result["states_in_window"]
+    result["generator_us_per_state"] = round(1e6 * (cpu1 - cpu0) / states, 1) if states else None
+    result["generator_us_per_move"] = (round(1e6 * (cpu1 - cpu0) / moves_in_window, 1)
+                                       if moves_in_window else None)
+    result["server_us_per_move"] = (round(1e6 * (srv1 - srv0) / moves_in_window, 1)
+                                    if moves_in_window and args.server_pid else None)
     seen = []
     for p in run.players:
         if p.last_state:
@@ -514,6 +947,12 @@ async def main(args: argparse.Namespace) -> dict:
             "emit_us_per_tick": round(1e6 * emit / ticks, 1) if ticks else None,
             "cpu_share": round((work + emit) / window, 3),  # of one core
         }
+        if "gc_seconds" in stats_after and "gc_seconds" in stats_before:
+            result["server_gc"] = {  # the server's cyclic collector in the window
+                "seconds": round(stats_after["gc_seconds"] - stats_before["gc_seconds"], 4),
+                "collections": stats_after["gc_collections"] - stats_before["gc_collections"],
+                "full": stats_after["gc_full"] - stats_before["gc_full"],
+            }
     await asyncio.gather(*(p.close() for p in run.players), return_exceptions=True)
     return result
 
@@ -534,10 +973,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-pid", type=int, default=0)
     parser.add_argument("--cpu-pids", default="", help="name=pid,...: process trees whose CPU to report")
     parser.add_argument("--stats-file", default="")
-    parser.add_argument("--client", choices=("raw", "websockets"), default="websockets",
-                        help="WebSocket client: the websockets package, or the minimal raw one")
+    parser.add_argument("--client", choices=("skim", "raw", "websockets"), default="skim",
+                        help="WebSocket client: the skimming one (SkimSocket), the minimal raw one, "
+                             "or the websockets package")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="event loop: uvloop's, or asyncio's own")
     return parser.parse_args()
 
 
+def loop_factory(name: str):  # type: ignore[no-untyped-def]
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(parse_args()))))
+    arguments = parse_args()
+    print(json.dumps(asyncio.run(main(arguments), loop_factory=loop_factory(arguments.loop))))

@@ -111,8 +111,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--sample-every", type=int, default=1)
     parser.add_argument("--label", default="")
-    parser.add_argument("--client", choices=("raw", "websockets"), default="websockets",
+    parser.add_argument("--client", choices=("skim", "raw", "websockets"), default="skim",
                         help="the generator's WebSocket client (bench/grid_game/loadgen.py)")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the generator's event loop")
     parser.add_argument("--server-core", default="0")
     parser.add_argument("--generator-core", default="1")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON file the runs are appended to")
@@ -162,7 +164,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
                "--url", f"http://127.0.0.1:{port}", "--arenas", str(args.arenas), "--players", str(args.players),
                "--rate", str(args.rate), "--warmup", str(args.warmup), "--duration", str(args.duration),
                "--sample-every", str(args.sample_every), "--server-pid", str(server.pid),
-               "--client", args.client]
+               "--client", args.client, "--loop", args.loop]
         if crowd:
             gen += ["--arena", "bench-crowd"]
         if kind != "bare":

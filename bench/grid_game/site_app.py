@@ -9,8 +9,10 @@ manager for python-socketio's stock AsyncManager (for comparison).
 """
 
 import asyncio
+import gc
 import json
 import os
+import time
 from pathlib import Path
 
 import django
@@ -31,11 +33,30 @@ STATS_PATH = os.environ.get("BENCH_STATS_PATH", "")
 MANAGER = type(realtime_server.current().sio.manager).__name__
 
 
+# The cyclic collector's pauses (wall time, all generations) since start-up:
+# a full collection in the middle of a run shows up here rather than only as
+# a latency outlier.
+_GC = {"gc_seconds": 0.0, "gc_collections": 0, "gc_full": 0}
+_gc_started = 0.0
+
+
+def _gc_callback(phase: str, info: dict) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+        return
+    _GC["gc_seconds"] += time.perf_counter() - _gc_started
+    _GC["gc_collections"] += 1
+    if info.get("generation") == 2:
+        _GC["gc_full"] += 1
+
+
 async def _write_stats(namespace) -> None:  # type: ignore[no-untyped-def]
     path = Path(STATS_PATH)
+    gc.callbacks.append(_gc_callback)
     while True:
         await asyncio.sleep(1.0)
-        stats = {**namespace.engine.tick_cost(), "manager": MANAGER}
+        stats = {**namespace.engine.tick_cost(), **_GC, "manager": MANAGER}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(stats))
         tmp.replace(path)

@@ -5,6 +5,11 @@ process: every simulated tick, each player moves with probability rate/hz,
 then the arena's tick work runs (next tick, state payload) and the payload is
 JSON-encoded once (what a client manager does per broadcast). CPU time
 (time.process_time), so a busy machine slows it less than wall-clock figures.
+`plain_packet_us` is the tick's state as a plain dict plus python-socketio's
+packet encoding of it (what the client manager did per broadcast before);
+`shared_packet_us` the same state as the engine now emits it to this
+process's clients (`ArenaRuntime.state_broadcast`, each player's JSON cached)
+plus `SharedPayload.encoded`: the same bytes.
 
     .venv/bin/python -m bench.grid_game.tick_cost --players 8 256 --ticks 2000
 """
@@ -14,6 +19,8 @@ import asyncio
 import json
 import random
 import time
+
+from socketio import packet as sio_packet
 
 from grid_game.engine import ArenaInfo, Engine
 
@@ -50,7 +57,7 @@ async def measure(players: int, ticks: int, rate: float, hz: float) -> dict:
     probability = rate / hz
     sids = [f"s{i}" for i in range(players)]
     directions = ["up", "down", "left", "right"]
-    move_cpu = tick_cpu = encode_cpu = 0.0
+    move_cpu = tick_cpu = encode_cpu = plain_cpu = shared_cpu = 0.0
     moves = 0
     size = 0
     for _ in range(ticks):
@@ -66,9 +73,17 @@ async def measure(players: int, ticks: int, rate: float, hz: float) -> dict:
         t2 = time.process_time()
         text = json.dumps(["state", payload], separators=(",", ":"))
         t3 = time.process_time()
+        plain = sio_packet.Packet(sio_packet.EVENT, namespace="/grid-game",
+                                  data=["state", arena.state_payload()]).encode()
+        t4 = time.process_time()
+        shared = arena.state_broadcast().encoded(sio_packet.Packet, "/grid-game", "state")
+        t5 = time.process_time()
+        assert shared == plain
         move_cpu += t1 - t0
         tick_cpu += t2 - t1
         encode_cpu += t3 - t2
+        plain_cpu += t4 - t3
+        shared_cpu += t5 - t4
         size = len(text)
     return {
         "players": players,
@@ -76,6 +91,8 @@ async def measure(players: int, ticks: int, rate: float, hz: float) -> dict:
         "move_us": round(1e6 * move_cpu / max(1, moves), 2),
         "tick_work_us": round(1e6 * tick_cpu / ticks, 1),
         "json_encode_us": round(1e6 * encode_cpu / ticks, 1),
+        "plain_packet_us": round(1e6 * plain_cpu / ticks, 1),
+        "shared_packet_us": round(1e6 * shared_cpu / ticks, 1),
         "state_bytes": size,
         "core_share_per_arena_at_hz": round((tick_cpu + encode_cpu) / ticks * hz, 4),
     }

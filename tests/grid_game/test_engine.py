@@ -1,11 +1,18 @@
 """The engine without Socket.IO or a database: fake emit and storage, a fake clock."""
 
 import asyncio
+import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
-from grid_game.engine import ArenaInfo, Engine
+from grid_game import rules
+from grid_game.engine import ArenaInfo, ArenaRuntime, Engine, _asdict
 from tests.helpers import async_wait_until
+from votemap_site.realtime.broadcast import SharedPayload, websocket_text_frame
 from votemap_site.realtime.errors import RealtimeError
 
 pytestmark = pytest.mark.timeout(30)
@@ -401,4 +408,64 @@ async def test_a_checkpoint_of_another_arena_with_the_same_slug_gives_a_fresh_bo
     arena = engine.install(fakes.info, checkpoint=dataclasses.replace(saved, arena_id=99), anonymous_grace=2)
     assert arena.state.players == () and arena.seats == {}
     assert arena.tick > far
+    await engine.stop()
+
+
+# ----- the tick's state as a shared payload ----------------------------------
+
+@settings(max_examples=80, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["join", "move", "leave", "rename", "tick", "watch", "close"]),
+                              st.integers(min_value=0, max_value=5),
+                              st.sampled_from(sorted(rules.DIRECTIONS)),
+                              st.text(min_size=1, max_size=20)),
+                    max_size=40),
+       slug=st.from_regex(r"[-a-zA-Z0-9_]{1,64}", fullmatch=True))
+def test_the_shared_state_is_byte_for_byte_what_python_socketio_encodes(ops, slug):
+    """However players join, move, collect coins, leave and are renamed between
+    ticks (spectators come, the arena closes), the broadcast's encoding
+    (cached per player) is the plain payload's, and so is its frame."""
+    info = ArenaInfo(id=1, slug=slug, name="Main", width=4, height=3, max_players=8, coins=2,
+                     is_open=True, revision=1)
+    arena = ArenaRuntime(info, rng=random.Random(7), hz=20.0)
+    for op, who, direction, name in ops:
+        player_id = f"p{who}"
+        present = arena.state.has_player(player_id)
+        if op == "watch":
+            arena.spectators.add(name)
+        elif op == "close":
+            arena.info = ArenaInfo(**{**_asdict(arena.info), "is_open": not arena.info.is_open})
+        elif op == "join" and not present and len(arena.state.players) < 6:
+            arena.state = rules.join(arena.state, player_id=player_id, name=name, rng=arena.rng)
+        elif op == "move" and present:
+            arena.state = rules.move(arena.state, player_id=player_id, direction=direction, rng=arena.rng)
+        elif op == "leave" and present:
+            arena.state = rules.leave(arena.state, player_id=player_id)
+        elif op == "rename" and present:
+            arena.state = rules.rename(arena.state, player_id=player_id, name=name)
+        elif op == "tick":
+            arena.next_tick()
+            shared = arena.state_broadcast()
+            plain = arena.state_payload()
+            packet = sio_packet.Packet(sio_packet.EVENT, namespace="/grid-game", data=["state", plain])
+            expected = packet.encode()
+            assert shared.encoded(sio_packet.Packet, "/grid-game", "state") == expected
+            eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, expected)
+            assert shared.frame(eio_pkt) == websocket_text_frame(eio_pkt.encode())
+            assert shared.plain() == plain
+
+
+async def test_the_engine_emits_shared_states_only_when_asked():
+    fakes = Fakes()
+    engine = fakes.engine(shared_states=True)
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="Ana", spectate=False)
+    await async_wait_until(fakes.states, message="a state after the join")
+    state = fakes.states()[0]
+    assert isinstance(state, SharedPayload)
+    assert state.plain()["players"][0]["name"] == "Ana"
+    await engine.stop()
+    fakes = Fakes()
+    engine = fakes.engine()
+    await engine.join(sid="s1", seat_key="k1", player_id="p1", slug="main", name="Ana", spectate=False)
+    await async_wait_until(fakes.states, message="a state after the join")
+    assert isinstance(fakes.states()[0], dict)
     await engine.stop()
