@@ -469,3 +469,22 @@ async def test_a_closed_connection_is_freed_at_once(edge_site) -> None:
     # copy of the table it walks every few seconds): a few, never one per reconnect.
     ok = await wait_until(lambda: alive() <= 3, timeout=5)
     assert ok, f"{alive()} closed connections still in memory"
+
+
+# ----- the WebSocket reader ------------------------------------------------------------
+async def test_websocket_messages_are_read_by_the_sites_reader(edge_site) -> None:
+    """Each connection's WebSocket is read by reader.py's loop (no task and timer
+    per message), and a client is answered through it, in order."""
+    from votemap_site.realtime import reader
+
+    sio = edge_site.app.engineio_server
+    assert sio.lean_reader, "the installed engine.io is the tested one"
+    client = await RawSocketIO.open(edge_site.url)
+    await client.connect_namespace(MAP)
+    (sock,) = sio.eio.sockets.values()
+    assert getattr(sock, reader.HANDLER_ATTR).__func__ is reader.websocket_handler
+    acks = [await client.call(MAP, "vote", _vote(), timeout=5) for _ in range(3)]
+    assert [ack["ok"] for ack in acks] == [True, True, True]
+    assert [ack["data"]["votes"] for ack in acks] == sorted(ack["data"]["votes"] for ack in acks)
+    await client.close()
+    assert await wait_until(lambda: not sio.eio.sockets, timeout=5), "the connection ended with its reader"

@@ -46,6 +46,7 @@ import engineio
 from engineio import async_socket as eio_async_socket
 from django.conf import settings
 
+from . import reader
 from .broadcast import FastAsyncServer
 from .identity import Identity, public_id_for, session_key_from_environ
 from .ratelimit import RateLimit, RateLimiter, StrikeCounter, TokenBucket
@@ -532,6 +533,8 @@ class EdgeAsyncServer(FastAsyncServer):
         super().__init__(*args, **kwargs)
         self.eio.send_queue_limits = (edge_limits.max_queued_packets, edge_limits.max_queued_bytes)
         self.edge = EdgeGuard(self, edge_limits)
+        # WebSocket messages read without a task and a timer each (reader.py).
+        self.lean_reader = reader.reader_usable()
         drivers = self.eio._async  # engine.io's driver table (per server: broadcast.py copied it)
         if drivers.get("websocket") is not None:
             self.eio._async = {**drivers, "websocket": _edge_websocket_class(drivers["websocket"], self.edge)}
@@ -542,6 +545,10 @@ class EdgeAsyncServer(FastAsyncServer):
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if not self.edge.opened(eio_sid, environ):
             return False  # engine.io answers 401 (or closes the WebSocket)
+        if self.lean_reader:
+            sock = self.eio.sockets.get(eio_sid)
+            if sock is not None:  # before engine.io serves (or later upgrades to) its WebSocket
+                reader.install(sock)
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
