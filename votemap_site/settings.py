@@ -336,7 +336,7 @@ DASHBOARD_TICK_MS = env.int("DASHBOARD_TICK_MS", default=50)
 # The tick grows with a worker's connections once a delta's fan-out (about this
 # many µs per connection) would take longer than DASHBOARD_TICK_MS, up to
 # DASHBOARD_TICK_MAX_MS (dashboard/audience.py; docs/protocol.md).
-DASHBOARD_TICK_PER_CONNECTION_US = env.float("DASHBOARD_TICK_PER_CONNECTION_US", default=14.0)
+DASHBOARD_TICK_PER_CONNECTION_US = env.float("DASHBOARD_TICK_PER_CONNECTION_US", default=12.0)
 DASHBOARD_TICK_MAX_MS = env.int("DASHBOARD_TICK_MAX_MS", default=150)
 # A changed viewer count is pushed at most this often (at once after a quiet spell).
 DASHBOARD_VIEWERS_INTERVAL_MS = env.int("DASHBOARD_VIEWERS_INTERVAL_MS", default=1000)
