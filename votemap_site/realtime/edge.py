@@ -30,7 +30,9 @@ namespace sid alone, which a client renews by re-sending a namespace CONNECT.
 `EdgeAsyncServer` plugs this into python-socketio. python-socketio has no
 public hook for raw packets or the Engine.IO connection, so it overrides the
 three `_handle_eio_*` methods (the documented way engine.io events reach
-socketio) and engine.io's public `create_queue`.
+socketio) and engine.io's public `create_queue` and `start_background_task`
+(a connection's heartbeat task ends with it), and installs reader.py's
+WebSocket loop on each new connection.
 """
 
 from __future__ import annotations
