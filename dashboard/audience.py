@@ -30,3 +30,19 @@ def viewers_due(*, count: int, sent: int | None, now: float, sent_at: float, min
     if count == sent:
         return False
     return sent is None or now - sent_at >= min_interval
+
+
+def tick_during_joins(tick: float, *, joins_per_second: float, threshold: float, ceiling: float) -> float:
+    """The tick while a room is connecting: `ceiling` when this worker saw at least
+    `threshold` new connections in the last second (0 turns it off), else `tick`.
+
+    Every delta costs one write per connection, so with the audience's tick the
+    fan-out takes a fixed share of the core (its cost per write over
+    DASHBOARD_TICK_PER_CONNECTION_US, about three quarters) and the joins of a
+    storm get what is left, a few per cent. The longest tick that keeps p99 in
+    budget during the storm leaves them most of the core; the watchers still
+    get a delta every `ceiling` seconds, and the tick returns to the
+    audience's once the storm is over."""
+    if threshold > 0 and joins_per_second >= threshold:
+        return max(tick, ceiling)
+    return tick

@@ -90,7 +90,9 @@ Viewers
 A large audience (dashboard/audience.py)
     Each delta costs one socket write per connection, so the tick grows with
     this worker's connections (DASHBOARD_TICK_PER_CONNECTION_US) up to
-    DASHBOARD_TICK_MAX_MS, re-read on every tick. A connection costs no
+    DASHBOARD_TICK_MAX_MS, re-read on every tick; while a room connects (at
+    least DASHBOARD_JOIN_STORM_PER_SECOND new connections in the last second)
+    it is DASHBOARD_TICK_MAX_MS, so the joins get most of the core. A connection costs no
     thread hop of its own: anonymous identities need no database, session
     lookups are batched (base.py), and concurrent connects share one snapshot
     read.
@@ -120,7 +122,7 @@ from votemap_site.realtime.shared import OrderLock, build_order_lock
 from votemap_site.realtime.ticker import Ticker
 from votemap_site.realtime.watcher import Watcher
 
-from .audience import tick_for_audience, viewers_due
+from .audience import tick_during_joins, tick_for_audience, viewers_due
 from .schemas import GetSnapshotPayload, ResetVotesPayload, VotePayload
 from .selectors import map_snapshot, voting_marks
 from .services import VoteOutcome, VoteRequest, vote_cast_batch, votes_reset
@@ -162,6 +164,11 @@ class MapDashboardNamespace(BaseNamespace):
         self.tick_ceiling = max(self.base_tick, settings.DASHBOARD_TICK_MAX_MS / 1000.0)
         self.tick_per_connection = max(0.0, settings.DASHBOARD_TICK_PER_CONNECTION_US / 1e6)
         self.viewers_interval = max(0.0, settings.DASHBOARD_VIEWERS_INTERVAL_MS / 1000.0)
+        self.join_storm_threshold = max(0.0, settings.DASHBOARD_JOIN_STORM_PER_SECOND)
+        # New connections in the current one-second window, and in the last whole one.
+        self._joins_window_start = time.monotonic()
+        self._joins_now = 0
+        self._joins_last_second = 0
         self.max_pending = max(1, settings.DASHBOARD_MAX_PENDING_VOTES)
         self._pending: list[tuple[VoteRequest, asyncio.Future[VoteOutcome]]] = []
         self._flusher: Ticker | None = None
@@ -223,6 +230,7 @@ class MapDashboardNamespace(BaseNamespace):
             self._writer = None
 
     async def connected(self, sid: str, identity: Identity, environ: dict[str, Any]) -> None:
+        self._joins_now += 1
         snapshot = await self._read_snapshot(shared=True)
         seen = self._watcher.seen
         if seen is None:
@@ -477,8 +485,15 @@ class MapDashboardNamespace(BaseNamespace):
     def _adapt_tick(self) -> None:
         """The tick for this worker's audience (dashboard/audience.py); the tickers
         read their interval on every run, so it applies from the next one."""
+        now = time.monotonic()
+        if now - self._joins_window_start >= 1.0:
+            elapsed = now - self._joins_window_start
+            self._joins_last_second = round(self._joins_now / elapsed)
+            self._joins_window_start, self._joins_now = now, 0
         tick = tick_for_audience(self.connection_count(), base=self.base_tick,
                                  per_connection=self.tick_per_connection, ceiling=self.tick_ceiling)
+        tick = tick_during_joins(tick, joins_per_second=self._joins_last_second,
+                                 threshold=self.join_storm_threshold, ceiling=self.tick_ceiling)
         if tick != self.tick:
             self.tick = tick
             if self._flusher is not None:

@@ -340,6 +340,9 @@ DASHBOARD_TICK_PER_CONNECTION_US = env.float("DASHBOARD_TICK_PER_CONNECTION_US",
 DASHBOARD_TICK_MAX_MS = env.int("DASHBOARD_TICK_MAX_MS", default=150)
 # A changed viewer count is pushed at most this often (at once after a quiet spell).
 DASHBOARD_VIEWERS_INTERVAL_MS = env.int("DASHBOARD_VIEWERS_INTERVAL_MS", default=1000)
+# New connections per second on one worker from which the tick is DASHBOARD_TICK_MAX_MS
+# (dashboard/audience.py tick_during_joins; 0 turns it off).
+DASHBOARD_JOIN_STORM_PER_SECOND = env.float("DASHBOARD_JOIN_STORM_PER_SECOND", default=20.0)
 DASHBOARD_VOTE_RATE = env.float("DASHBOARD_VOTE_RATE", default=10.0)
 DASHBOARD_VOTE_BURST = env.int("DASHBOARD_VOTE_BURST", default=20)
 # Votes waiting for their group commit, at most; beyond it `vote` answers

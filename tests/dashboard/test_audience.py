@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard import sockets
-from dashboard.audience import tick_for_audience, viewers_due
+from dashboard.audience import tick_during_joins, tick_for_audience, viewers_due
 from votemap_site.realtime.identity import IdentityResolver, anonymous_identity, identities_resolve
 from votemap_site.realtime.presence import LocalPresence
 
@@ -91,6 +91,7 @@ def namespace(settings):
     settings.DASHBOARD_TICK_MAX_MS = 150
     settings.DASHBOARD_TICK_PER_CONNECTION_US = 14.0
     settings.DASHBOARD_VIEWERS_INTERVAL_MS = 1000
+    settings.DASHBOARD_JOIN_STORM_PER_SECOND = 20
     presence = LocalPresence()
     ns = sockets.MapDashboardNamespace("/map-dashboard", presence=presence)
     sent = []
@@ -262,3 +263,29 @@ async def test_connections_share_one_snapshot_payload_per_version_and_count(name
     namespace.server = type("S", (), {"manager": object()})()
     assert await namespace._connect_snapshot(snap) == {"version": 7, "open": True, "viewers": 2,
                                                        "provinces": snap["provinces"]}
+
+
+# ----- a room connecting ----------------------------------------------------------------
+@given(tick=seconds, ceiling=seconds, joins=st.floats(0, 10_000, allow_nan=False),
+       threshold=st.floats(0, 1_000, allow_nan=False))
+def test_a_join_storm_lengthens_the_tick_to_the_ceiling_and_only_then(tick, ceiling, joins, threshold):
+    result = tick_during_joins(tick, joins_per_second=joins, threshold=threshold, ceiling=ceiling)
+    storm = threshold > 0 and joins >= threshold
+    assert result == (max(tick, ceiling) if storm else tick)
+    assert result >= tick
+
+
+async def test_the_namespace_holds_the_longest_tick_while_a_room_connects(namespace, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(sockets.time, "monotonic", lambda: clock[0])
+    namespace._joins_window_start = clock[0]
+    connect(namespace, 100)
+    await namespace._push_viewers()
+    assert namespace.tick == 0.05
+    namespace._joins_now = 30  # 30 connections within the next second
+    clock[0] += 1.0
+    await namespace._push_viewers()
+    assert namespace.tick == namespace._watcher.ticker.interval == 0.15
+    clock[0] += 1.0  # a quiet second: back to the audience's tick
+    await namespace._push_viewers()
+    assert namespace.tick == 0.05

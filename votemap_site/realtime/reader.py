@@ -118,6 +118,8 @@ async def websocket_handler(self: Any, ws: Any) -> None:
         pkt = packet.Packet(encoded_packet=p)
         try:
             await self.receive(pkt)
+        except asyncio.CancelledError:
+            break  # the handler task is being cancelled: still end the connection below
         except exceptions.UnknownPacketError:
             pass
         except exceptions.SocketIsClosedError:
