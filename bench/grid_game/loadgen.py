@@ -587,12 +587,7 @@ class Player:
         self.inbox = None
         if self.ws is not None:
             self.reader_task = asyncio.create_task(self.reader())
-        ack = await self.call("join_game", {"arena": self.arena, "name": f"bot{self.index}"})
-        if not ack.get("ok"):
-            raise RuntimeError(f"join {self.arena} failed: {ack}")
-        you = ack["data"]["you"]
-        self.x, self.y = you["x"], you["y"]
-        self.width, self.height = ack["data"]["arena"]["width"], ack["data"]["arena"]["height"]
+        await join_arena(self)
 
     async def close(self) -> None:
         if self.raw is not None:
@@ -707,12 +702,7 @@ class SkimPlayer:
         reply = await asyncio.wait_for(self.inbox.get(), 60)
         assert reply.startswith(f"40{NS},"), reply
         self.inbox = None
-        ack = await self.call("join_game", {"arena": self.arena, "name": f"bot{self.index}"})
-        if not ack.get("ok"):
-            raise RuntimeError(f"join {self.arena} failed: {ack}")
-        you = ack["data"]["you"]
-        self.x, self.y = you["x"], you["y"]
-        self.width, self.height = ack["data"]["arena"]["width"], ack["data"]["arena"]["height"]
+        await join_arena(self)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -772,6 +762,16 @@ class SkimPlayer:
             self.move_ack = 0
             self.errors += 1
             self.schedule()
+
+
+async def join_arena(player: Player | SkimPlayer) -> None:
+    """`join_game` for a connected player: its position and the arena's size from the ack."""
+    ack = await player.call("join_game", {"arena": player.arena, "name": f"bot{player.index}"})
+    if not ack.get("ok"):
+        raise RuntimeError(f"join {player.arena} failed: {ack}")
+    you = ack["data"]["you"]
+    player.x, player.y = you["x"], you["y"]
+    player.width, player.height = ack["data"]["arena"]["width"], ack["data"]["arena"]["height"]
 
 
 class Run:
